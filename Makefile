@@ -1,0 +1,63 @@
+# segkit: `make demo` and `make test` are the two set-up commands (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.segkit-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null && sudo -n true 2>/dev/null && echo sudo || echo NONE))
+
+.PHONY: help install demo test lab docs bench execute chromium clean
+
+help:
+	@echo "make demo | test | lab | docs | bench | execute | clean"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "segkit needs Python >= 3.10, found " + sys.version' 
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python venv module missing: installing python3-venv with apt"; \
+	  [ "$(SUDO)" != NONE ] || { echo "ERROR: need root or sudo to apt-get install python3-venv"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+
+$(STAMP): $(BIN)/python setup.py settings.ini constraints.txt
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Headless Chromium for the docs-site browser test: installed with apt when missing and we may.
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$(SUDO)" != NONE ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	else echo "WARNING: chromium is missing and cannot be installed here (no root/sudo/apt): browser tests will be skipped"; fi
+
+demo: install
+	$(BIN)/segkit demo
+
+test: install chromium
+	$(BIN)/nbdev_clean
+	@git diff --exit-code --stat -- nbs || { echo "ERROR: notebooks are not clean: run nbdev_clean and commit"; exit 1; }
+	$(BIN)/nbdev_export
+	@test -z "$$(git status --porcelain -- segkit)" || { git status --short -- segkit; echo "ERROR: segkit/ is out of sync with nbs/: run nbdev_export and commit"; exit 1; }
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	@set +e; $(BIN)/python -m pytest tests -q -rs; rc=$$?; \
+	 if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests"; exit 1; fi; exit $$rc
+
+lab: install
+	$(BIN)/jupyter lab nbs
+
+docs: install
+	$(BIN)/segkit docs
+
+bench: install
+	$(BIN)/python bench/run.py
+
+# Re-run every notebook and save its outputs (the docs render from saved outputs), then clean and export.
+execute: install
+	$(BIN)/python -c "from segkit.docsite import execute_nbs; execute_nbs()"
+	$(BIN)/nbdev_clean && $(BIN)/nbdev_export
+
+clean:
+	rm -rf _proc _proc_sphinx _site _docs .pytest_cache test-artifacts
