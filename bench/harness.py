@@ -1,0 +1,68 @@
+"""Benchmark harness: each benchmark times a candidate against a reference in the same process and reports the ratio.
+
+A benchmark is a function registered with `@benchmark(...)` that returns `(candidate, reference)`: two zero-argument
+callables doing the same work. The harness warms both up, times them interleaved `repeats` times, and records the
+medians and `speedup = median(reference) / median(candidate)` (> 1: the candidate is faster), with versions and device.
+Timings are never asserted in tests; ratios measured in one run are what the targets in issues refer to.
+"""
+from __future__ import annotations
+import json, statistics, time
+from pathlib import Path
+from typing import Callable
+
+BENCHMARKS: dict[str, dict] = {}
+
+def benchmark(name:str, candidate:str, reference:str, what:str):
+    "Register `fn() -> (candidate_callable, reference_callable)` under `name`."
+    def _reg(fn):
+        if name in BENCHMARKS: raise ValueError(f"benchmark {name!r} registered twice")
+        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what)
+        return fn
+    return _reg
+
+def _sync():
+    import torch
+    if torch.cuda.is_available(): torch.cuda.synchronize()
+
+def _time(f:Callable) -> float:
+    _sync(); t = time.perf_counter(); f(); _sync()
+    return time.perf_counter() - t
+
+def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=True) -> list[dict]:
+    "Run the named benchmarks (default: all), write `out/<name>.json` and `out/README.md`; return the records."
+    from segkit.experiments import env_info
+    names = list(names or BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown: raise KeyError(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}")
+    if repeats < 1: raise ValueError(f"`repeats` must be ≥ 1, got {repeats}")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    env, records = env_info(), []
+    for name in names:
+        b = BENCHMARKS[name]
+        cand, ref = b['fn']()
+        cand(); ref()                                   # warm-up (caches, lazy init, cuDNN autotune)
+        tc, tr = [], []
+        for _ in range(repeats): tc.append(_time(cand)); tr.append(_time(ref))
+        rec = dict(name=name, what=b['what'], candidate=b['candidate'], reference=b['reference'], repeats=repeats,
+                   candidate_median_s=statistics.median(tc), reference_median_s=statistics.median(tr),
+                   speedup=statistics.median(tr) / statistics.median(tc), env=env,
+                   when=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        (out / f'{name}.json').write_text(json.dumps(rec, indent=2))
+        records.append(rec)
+        if verbose: print(f"{name:24s} {rec['speedup']:8.2f}x  ({b['candidate']}: {rec['candidate_median_s']*1e3:.2f} ms, {b['reference']}: {rec['reference_median_s']*1e3:.2f} ms)")
+    write_table(out)
+    return records
+
+def write_table(out) -> Path:
+    "Markdown table of every recorded result in `out`."
+    out = Path(out)
+    recs = [json.loads(p.read_text()) for p in sorted(out.glob('*.json'))]
+    lines = ["# Benchmark results", "", "Ratios measured in one process: speed-up = reference median / candidate median (> 1: segkit is faster).", "",
+             "| benchmark | what | candidate | reference | candidate median | reference median | speed-up | device | repeats | when |",
+             "|---|---|---|---|---:|---:|---:|---|---:|---|"]
+    for r in recs:
+        lines.append(f"| {r['name']} | {r['what']} | {r['candidate']} | {r['reference']} | {r['candidate_median_s']*1e3:.2f} ms | "
+                     f"{r['reference_median_s']*1e3:.2f} ms | **{r['speedup']:.2f}×** | {r['env']['device']} ({r['env']['device_name']}, {r['env']['threads']} threads) | {r['repeats']} | {r['when']} |")
+    if recs: lines += ["", f"Versions: torch {recs[-1]['env']['torch']}, fastai {recs[-1]['env']['fastai']}, numpy {recs[-1]['env']['numpy']}, python {recs[-1]['env']['python']}."]
+    p = out / 'README.md'; p.write_text('\n'.join(lines) + '\n')
+    return p

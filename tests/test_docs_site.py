@@ -1,0 +1,78 @@
+"""The docs site builds offline and renders in a real headless browser (Chromium)."""
+import html, os, re, shutil, subprocess, warnings
+from pathlib import Path
+import pytest
+from conftest import ROOT
+
+ART = ROOT / 'test-artifacts'
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
+         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
+
+def _chromium():
+    exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
+    if exe is None:
+        msg = "Chromium not found and could not be installed: the docs browser test is SKIPPED (run `make test` as root to install it)"
+        warnings.warn(msg); print(f"\nWARNING: {msg}")
+        pytest.skip(msg)
+    return exe
+
+@pytest.fixture(scope='module')
+def site():
+    from segkit.docsite import build_site
+    index = build_site(root=ROOT, out='_site', engine='sphinx')
+    return index.parent
+
+def _browser(exe, url, tmp, *extra):
+    prof = tmp / f'profile-{len(list(tmp.iterdir()))}'
+    res = subprocess.run([exe, *FLAGS, f'--user-data-dir={prof}', '--virtual-time-budget=8000', *extra, url],
+                         capture_output=True, text=True, timeout=120)
+    return res
+
+def test_site_structure(site):
+    pages = {p.name for p in site.glob('*.html')}
+    for p in ('index.html', 'core.html', 'learner.html', 'experiments.html', 'cli.html', 'metrics.semantic.html'):
+        assert p in pages, p
+    html = (site / 'index.html').read_text()
+    # navigation in module order
+    nav = list(dict.fromkeys(m for m in re.findall(r'href="([\w.]+)\.html"', html)
+                             if m in ('core', 'data.sources', 'metrics.semantic', 'models.unet', 'learner', 'experiments')))
+    assert nav[:6] == ['core', 'data.sources', 'metrics.semantic', 'models.unet', 'learner', 'experiments'], nav
+    # nothing is loaded from the network
+    for p in site.glob('*.html'):
+        assert not re.search(r'<script[^>]+src="https?://', p.read_text()), f"{p.name} loads a script from the network"
+
+def test_internal_links_resolve(site):
+    broken = []
+    for p in site.glob('*.html'):
+        for href in re.findall(r'href="([^"#:]+\.html)(?:#([^"]*))?"', p.read_text()):
+            target = (p.parent / href[0])
+            if not target.exists(): broken.append((p.name, href[0])); continue
+            if href[1] and f'id="{href[1]}"' not in target.read_text(): broken.append((p.name, '#'.join(href)))
+    assert not broken, broken[:20]
+
+def test_images_exist(site):
+    core = (site / 'core.html').read_text()
+    imgs = re.findall(r'<img[^>]+src="([^"]+)"', core)
+    assert imgs, "the core page shows its pictures"
+    for src in imgs: assert (site / src).exists(), src
+
+def test_browser_renders_home_and_module_page(site, tmp_path):
+    exe = _chromium()
+    ART.mkdir(exist_ok=True)
+    for page, must in [('index.html', ['segkit', 'Module map', 'A first look', 'dice_blob']),
+                       ('core.html', ['Core', 'def check_label_map(', 'synth_blobs'])]:
+        url = (site / page).as_uri()
+        res = _browser(exe, url, tmp_path, '--dump-dom')
+        assert res.returncode == 0, res.stderr[-2000:]
+        dom = res.stdout
+        text_only = html.unescape(re.sub(r'<[^>]+>', '', dom))
+        for text in must: assert text in text_only, f"{page}: '{text}' not visible"
+        assert '<img' in dom or page == 'index.html'
+        shot = ART / f"docs-{page.replace('.html', '')}.png"
+        res = _browser(exe, url, tmp_path, f'--screenshot={shot}', '--window-size=1280,1600')
+        assert shot.exists() and shot.stat().st_size > 20_000, res.stderr[-2000:]
+
+def test_equations_render_offline(site, tmp_path):
+    exe = _chromium()
+    dom = _browser(exe, (site / 'metrics.semantic.html').as_uri(), tmp_path, '--dump-dom').stdout
+    assert 'mjx-container' in dom, "MathJax did not typeset the Dice/IoU equations (offline copy missing?)"
