@@ -29,6 +29,7 @@ def _browser(exe, url, tmp, *extra):
     return res
 
 def test_site_structure(site):
+    assert not (ROOT / 'jupyter_execute').exists(), "the build leaves no stray folders in the repository root"
     pages = {p.name for p in site.glob('*.html')}
     for p in ('index.html', 'core.html', 'learner.html', 'experiments.html', 'cli.html', 'metrics.semantic.html'):
         assert p in pages, p
