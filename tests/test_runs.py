@@ -15,7 +15,7 @@ def cli(*args, cwd):
     return subprocess.run(SEGKIT + list(args), capture_output=True, text=True, cwd=cwd, env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''})
 
 def test_cli_run_writes_everything(tmp_path):
-    res = cli('run', 'demo', '--set', TINY, '--out', 'runs', cwd=tmp_path)
+    res = cli('run', 'demo', '--source', 'synthetic_blobs', '--set', TINY, '--out', 'runs', cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     (run,) = (tmp_path / 'runs').iterdir()
     assert run.name.startswith('demo-')
@@ -31,14 +31,14 @@ def test_cli_run_writes_everything(tmp_path):
     assert '](figures/predictions.png)' in (run / 'report.md').read_text()
     # a second run never touches the first
     before = (run / 'metrics.csv').read_bytes()
-    assert cli('run', 'demo', '--set', TINY, '--out', 'runs', cwd=tmp_path).returncode == 0
+    assert cli('run', 'demo', '--source', 'synthetic_blobs', '--set', TINY, '--out', 'runs', cwd=tmp_path).returncode == 0
     assert len(list((tmp_path / 'runs').iterdir())) == 2 and (run / 'metrics.csv').read_bytes() == before
 
 @pytest.mark.parametrize('args, msg', [
     (['run', 'nope'], 'known recipes: demo'),
     (['run', 'demo', '--set', 'epoks=3'], "valid options"),
     (['run', 'demo', '--set', 'epochs'], 'expected key=value'),
-    (['run', 'demo', '--source', 'mars'], 'known sources: synthetic_blobs'),
+    (['run', 'demo', '--source', 'mars'], 'known sources: nuclei, dsb2018_sample'),
     (['run', 'demo', '--resume', 'nowhere'], 'not a segkit run folder'),
     (['explode'], 'choose from: demo, run, list, data, docs'),
     (['data', 'nope'], 'known sources'),
@@ -64,7 +64,7 @@ class _Interrupt(Callback):
 def test_interrupted_run_resumes(tmp_path, monkeypatch):
     orig = ex.seg_learner
     monkeypatch.setattr(ex, 'seg_learner', lambda *a, **k: orig(*a, **k).add_cb(_Interrupt()))
-    kw = dict(out=tmp_path, epochs=4, n=16, size=32, base=4, depth=2, device='cpu', verbose=False)
+    kw = dict(source='synthetic_blobs', out=tmp_path, epochs=4, n=16, size=32, base=4, depth=2, device='cpu', verbose=False)
     with pytest.raises(KeyboardInterrupt): ex.run_recipe('demo', **kw)
     (run,) = tmp_path.iterdir()
     st = json.loads((run / 'status.json').read_text())
@@ -78,3 +78,13 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     assert list(hist.epoch) == [0, 1, 2, 3]                           # continued, not restarted
     assert (run / 'metrics.csv').exists()
     assert ex.run_recipe('demo', resume=run, verbose=False).path == run   # a complete run is left alone
+
+def test_demo_on_real_nuclei(tmp_path):
+    "The default demo source is the real nuclei set: a tiny run on it goes end to end (fetches the data once)."
+    run = ex.run_recipe('demo', out=tmp_path, epochs=1, epoch_len=16, crop=64, base=4, depth=2, device='cpu', verbose=False)
+    assert run.config['source'] is None and run.status['state'] == 'complete'
+    assert 'segkit demo — nuclei' in (run.path / 'report.md').read_text()
+    per_image = pd.read_csv(run.path / 'per_image.csv')
+    assert (per_image.split == 'test').sum() == 15 and (per_image.split == 'valid').sum() == 3
+    data = pd.read_csv(run.path / 'data.csv')
+    assert len(data) == 48 and set(data.dtype) == {'uint8', 'uint16'}
