@@ -39,7 +39,7 @@ def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=
     env, records = env_info(), []
     for name in names:
         b = BENCHMARKS[name]
-        cand, ref = b['fn']()
+        cand, ref, *extra = b['fn']()
         cand(); ref()                                   # warm-up (caches, lazy init, cuDNN autotune)
         tc, tr = [], []
         for _ in range(repeats): tc.append(_time(cand)); tr.append(_time(ref))
@@ -47,9 +47,11 @@ def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=
                    candidate_median_s=statistics.median(tc), reference_median_s=statistics.median(tr),
                    speedup=statistics.median(tr) / statistics.median(tc), env=env,
                    when=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        if extra: rec['extra'] = extra[0]()             # measurements beyond the ratio (e.g. throughput, memory)
         (out / f'{name}.json').write_text(json.dumps(rec, indent=2))
         records.append(rec)
-        if verbose: print(f"{name:24s} {rec['speedup']:8.2f}x  ({b['candidate']}: {rec['candidate_median_s']*1e3:.2f} ms, {b['reference']}: {rec['reference_median_s']*1e3:.2f} ms)")
+        if verbose: print(f"{name:24s} {rec['speedup']:8.2f}x  ({b['candidate']}: {rec['candidate_median_s']*1e3:.2f} ms, {b['reference']}: {rec['reference_median_s']*1e3:.2f} ms)"
+                          + (f"  {rec['extra']}" if extra else ''))
     write_table(out)
     return records
 
@@ -63,6 +65,8 @@ def write_table(out) -> Path:
     for r in recs:
         lines.append(f"| {r['name']} | {r['what']} | {r['candidate']} | {r['reference']} | {r['candidate_median_s']*1e3:.2f} ms | "
                      f"{r['reference_median_s']*1e3:.2f} ms | **{r['speedup']:.2f}×** | {r['env']['device']} ({r['env']['device_name']}, {r['env']['threads']} threads) | {r['repeats']} | {r['when']} |")
+    ex = [r for r in recs if r.get('extra')]
+    if ex: lines += ["", "Other measurements:", ""] + [f"- {r['name']}: " + ', '.join(f"{k} = {v}" for k, v in r['extra'].items()) for r in ex]
     if recs: lines += ["", f"Versions: torch {recs[-1]['env']['torch']}, fastai {recs[-1]['env']['fastai']}, numpy {recs[-1]['env']['numpy']}, python {recs[-1]['env']['python']}."]
     p = out / 'README.md'; p.write_text('\n'.join(lines) + '\n')
     return p
