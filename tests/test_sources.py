@@ -108,3 +108,45 @@ def test_segset_contracts():
     ds = from_arrays('t', [np.zeros((2, 2))], None, (), 'unlabelled', ['train'])
     assert ds[0]['mask'] is None and ds.describe().shape[0] == 1
     with pytest.raises(IndexError, match="has 1 items"): ds[3]
+
+@pytest.mark.parametrize('layout', [dict(tile=(32, 48)), dict(rowsperstrip=7), dict(tile=(16, 16), compression='zlib')])
+def test_geotiff_windows_match_full_read(tmp_path, layout):
+    import tifffile
+    a = np.random.default_rng(0).normal(size=(100, 90)).astype(np.float32)
+    f = tmp_path / 'r.tif'; tifffile.imwrite(f, a, **layout)
+    g = S.GeoTiff(f)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        r, c = int(rng.integers(0, 99)), int(rng.integers(0, 89))
+        h, w = int(rng.integers(1, 100 - r + 1)), int(rng.integers(1, 90 - c + 1))
+        assert np.array_equal(g.read(r, c, h, w), a[r:r + h, c:c + w])
+    with pytest.raises(ValueError, match='outside the raster'): g.read(90, 0, 20, 10)
+
+def test_geotiff_decodes_only_touched_tiles(tmp_path, monkeypatch):
+    import tifffile
+    f = tmp_path / 't.tif'; tifffile.imwrite(f, np.zeros((256, 256), np.uint16), tile=(64, 64))
+    g = S.GeoTiff(f)
+    calls = []
+    orig = g.page.decode
+    monkeypatch.setattr(g, 'page', type('P', (), {'decode': lambda self, d, i, **k: calls.append(i) or orig(d, i, **k),
+                                                  'dataoffsets': g.page.dataoffsets, 'databytecounts': g.page.databytecounts,
+                                                  'jpegtables': None})())
+    g.read(70, 70, 20, 20)
+    assert calls == [5]                   # one of 16 tiles
+
+def test_geotiff_source_and_georeference(tmp_path):
+    import tifffile
+    t = get_source('geotiff', tile=128, overlap=32)
+    assert t.kind == 'unlabelled' and len(t) == 16 and t[0]['image'].shape == (128, 128)
+    g = S.GeoTiff(fetch_package('lidar', '0.8.4') / 'lidar/data/dem.tif')
+    assert g.transform[1] == 1.0 and g.xy(0, 0) == pytest.approx((429252.313, 5150885.425), abs=1e-2)
+    full = g.read()
+    r, c = t.meta.row[5], t.meta.col[5]
+    assert np.array_equal(t[5]['image'], full[r:r + 128, c:c + 128])
+    lab = tmp_path / 'lab.tif'; tifffile.imwrite(lab, (full > full.mean()).astype(np.uint8))
+    ts = get_source('geotiff', tile=200, mask_path=lab, codes=('low', 'high'))
+    assert ts.kind == 'semantic' and set(np.unique(ts[0]['mask'])) <= {0, 1}
+    bad = tmp_path / 'bad.tif'; tifffile.imwrite(bad, np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match='bad.tif is \\(10, 10\\)'): get_source('geotiff', mask_path=bad)
+    (tmp_path / 'x.tif').write_bytes(b'not a tiff')
+    with pytest.raises(ValueError, match='not a readable TIFF'): S.GeoTiff(tmp_path / 'x.tif')
