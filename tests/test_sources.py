@@ -150,3 +150,14 @@ def test_geotiff_source_and_georeference(tmp_path):
     with pytest.raises(ValueError, match='bad.tif is \\(10, 10\\)'): get_source('geotiff', mask_path=bad)
     (tmp_path / 'x.tif').write_bytes(b'not a tiff')
     with pytest.raises(ValueError, match='not a readable TIFF'): S.GeoTiff(tmp_path / 'x.tif')
+
+def test_folder_pairing_function(tmp_path):
+    (tmp_path / 'images').mkdir(); (tmp_path / 'masks').mkdir()
+    for s in ('a', 'b'):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / 'images' / f'{s}.png')
+        Image.fromarray(np.ones((8, 8), np.uint8)).save(tmp_path / 'masks' / f'{s}_label.png')
+    pair = lambda p: p.parent.parent / 'masks' / f'{p.stem}_label.png'
+    ds = get_source('folder', path=tmp_path, kind='instance', pair=pair)
+    assert len(ds) == 2 and ds[0]['mask'].max() == 1
+    (tmp_path / 'masks' / 'b_label.png').unlink()
+    with pytest.raises(ValueError, match=r"1 files without a partner \(e.g. \['b'\]\)"): get_source('folder', path=tmp_path, kind='instance', pair=pair)
