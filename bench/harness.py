@@ -12,11 +12,11 @@ from typing import Callable
 
 BENCHMARKS: dict[str, dict] = {}
 
-def benchmark(name:str, candidate:str, reference:str, what:str):
-    "Register `fn() -> (candidate_callable, reference_callable)` under `name`."
+def benchmark(name:str, candidate:str, reference:str, what:str, max_repeats:int|None=None):
+    "Register `fn() -> (candidate_callable, reference_callable[, extra])` under `name` (`max_repeats` caps slow ones)."
     def _reg(fn):
         if name in BENCHMARKS: raise ValueError(f"benchmark {name!r} registered twice")
-        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what)
+        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what, max_repeats=max_repeats)
         return fn
     return _reg
 
@@ -42,8 +42,9 @@ def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=
         cand, ref, *extra = b['fn']()
         cand(); ref()                                   # warm-up (caches, lazy init, cuDNN autotune)
         tc, tr = [], []
-        for _ in range(repeats): tc.append(_time(cand)); tr.append(_time(ref))
-        rec = dict(name=name, what=b['what'], candidate=b['candidate'], reference=b['reference'], repeats=repeats,
+        reps = min(repeats, b['max_repeats'] or repeats)
+        for _ in range(reps): tc.append(_time(cand)); tr.append(_time(ref))
+        rec = dict(name=name, what=b['what'], candidate=b['candidate'], reference=b['reference'], repeats=reps,
                    candidate_median_s=statistics.median(tc), reference_median_s=statistics.median(tr),
                    speedup=statistics.median(tr) / statistics.median(tc), env=env,
                    when=time.strftime('%Y-%m-%dT%H:%M:%S'))
