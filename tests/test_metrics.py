@@ -35,3 +35,28 @@ def test_perfect_and_empty():
 def test_bad_inputs():
     with pytest.raises(ValueError, match='differ in size'): confusion_matrix([0, 1], [0], 2)
     with pytest.raises(ValueError, match='expected codes'): batch_confusion(np.full((1, 2, 2), 5), np.zeros((1, 2, 2), int), 2)
+
+def test_fastai_metrics_in_a_learner():
+    from segkit.core import synth_blobs, to_foreground
+    from segkit.learner import seg_dls, seg_learner
+    from segkit.metrics.semantic import PooledSegMetric, PerImageSegMetric, micro_scores, pixel_accuracy_thesis, pixel_accuracy
+    d = synth_blobs(12, 32, seed=0)
+    fg = np.stack([to_foreground(m) for m in d.masks]).astype(np.int64)
+    dls = seg_dls((d.images[:8], fg[:8]), (d.images[8:], fg[8:]), bs=4, device='cpu')
+    learn = seg_learner(dls, 2, depth=1, base=4, metrics=[PooledSegMetric(2), PooledSegMetric(2, 'pixel_accuracy'), PerImageSegMetric(2)])
+    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    assert learn.recorder.metric_names[3:6] == ['dice_fg', 'pixel_accuracy', 'dice_fg_per_image']
+    vals = learn.recorder.values[-1][2:]
+    assert all(0 <= v <= 1 for v in vals)
+    with pytest.raises(ValueError, match='unknown'): PooledSegMetric(2, 'f2')
+
+def test_thesis_scores_against_definitions():
+    from segkit.metrics.semantic import micro_scores, pixel_accuracy, pixel_accuracy_thesis
+    rng = np.random.default_rng(3)
+    t = rng.integers(0, 3, 500); p = np.where(rng.random(500) < 0.6, t, rng.integers(0, 3, 500))
+    cm = confusion_matrix(p, t, 3)
+    inter = sum(((p == c) & (t == c)).sum() for c in range(3)); union = sum(((p == c) | (t == c)).sum() for c in range(3))
+    assert micro_scores(cm)['iou_micro'] == pytest.approx(inter / union)
+    assert micro_scores(cm)['dsc_micro'] == pytest.approx(2 * inter / sum((p == c).sum() + (t == c).sum() for c in range(3)))
+    assert pixel_accuracy(cm) == pytest.approx((p == t).mean())
+    assert pixel_accuracy_thesis(cm) == pytest.approx(inter / union)   # Eq. 3.4 as printed equals the micro IoU
