@@ -69,3 +69,15 @@ def test_convergence_rule():
     assert c1 < c2 < 499
     assert convergence_step(np.linspace(10, 0, 300), patience=20) == 299        # never stabilises: last step
     assert psi_rqc({'a': 10, 'b': 25}) == {'a': 1.0, 'b': 2.5}
+
+def test_overlap_criteria():
+    from segkit.metrics.efficiency import psi_cfm, psi_goc, psi_ofc, complexity_bins
+    m = np.zeros((3, 4, 4), bool); m[0, :2, :2] = True; m[1, :2, 1:3] = True; m[2, 3, 3] = True
+    # covered: 4 + 2 new + 1 = 7 pixels; 2 covered twice; Σ CFM = 9; C = 3
+    assert psi_cfm(m).sum() == 9 and psi_goc(m) == pytest.approx(2 / 7)
+    assert psi_ofc(m) == pytest.approx((9 - 7) / (7 * 3 - 7))
+    assert psi_ofc(m[:1]) == 0 and psi_goc(np.zeros((2, 3, 3))) == 0
+    with pytest.raises(ValueError, match='binary'): psi_cfm(np.full((2, 2, 2), 3))
+    with pytest.raises(ValueError, match='stack'): psi_cfm(np.zeros((4, 4)))
+    b = complexity_bins(np.arange(12)[::-1], n=6)
+    assert list(np.bincount(b)) == [2] * 6 and b[0] == 5
