@@ -14,10 +14,25 @@ __all__ = ['COMMANDS', 'CLIError', 'segkit_run', 'segkit_demo', 'segkit_list', '
 class CLIError(Exception):
     "A user error on the command line: printed without a traceback, exit code 2."
 
+def _split_top(s:str) -> list:
+    "Split at commas outside brackets, so that `rates=[0,0.5],seeds=3` gives two items."
+    out, depth, cur = [], 0, ''
+    for ch in s:
+        depth += ch in '[(' ; depth -= ch in '])'
+        if ch == ',' and depth == 0: out.append(cur); cur = ''
+        else: cur += ch
+    return out + [cur]
+
+def _load_recipes():
+    "Import `segkit.experiments` and every module of `segkit.recipes`, so that all recipes are registered."
+    import importlib, pkgutil, segkit.experiments, segkit.recipes
+    for m in pkgutil.iter_modules(segkit.recipes.__path__): importlib.import_module(f'segkit.recipes.{m.name}')
+    return segkit.experiments
+
 def _parse_set(s:str|None) -> dict:
-    "Parse `key=value,key=value` (values as Python literals where possible)."
+    "Parse `key=value,key=value` (values as Python literals where possible; lists in brackets)."
     out = {}
-    for item in filter(None, (s or '').split(',')):
+    for item in filter(None, _split_top(s or '')):
         if '=' not in item: raise CLIError(f"--set: expected key=value, got {item!r}")
         k, v = item.split('=', 1)
         try: out[k.strip()] = ast.literal_eval(v.strip())
@@ -35,6 +50,7 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
                set:str=None, # recipe options, e.g. "epochs=3,lr=0.01"
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
+    _load_recipes()
     from segkit.experiments import get_recipe, run_recipe, Run
     from segkit.data.sources import list_sources
     opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
@@ -58,6 +74,7 @@ def segkit_demo(source:str=None, # data source (default: the embedded real data 
 
 def segkit_list():
     "List the experiment recipes."
+    _load_recipes()
     from segkit.experiments import list_recipes
     print(list_recipes().to_string())
 

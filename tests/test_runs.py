@@ -35,7 +35,7 @@ def test_cli_run_writes_everything(tmp_path):
     assert len(list((tmp_path / 'runs').iterdir())) == 2 and (run / 'metrics.csv').read_bytes() == before
 
 @pytest.mark.parametrize('args, msg', [
-    (['run', 'nope'], 'known recipes: demo'),
+    (['run', 'nope'], 'known recipes: coheg-ablation, coheg-alpha'),
     (['run', 'demo', '--set', 'epoks=3'], "valid options"),
     (['run', 'demo', '--set', 'epochs'], 'expected key=value'),
     (['run', 'demo', '--source', 'mars'], 'known sources: nuclei, dsb2018_sample'),

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 from ..core import get_rng, check_label_map
+from ..data.block import PairCrop
 
 # %% auto #0
 __all__ = ['coheg_table', 'CoHeG', 'ablation', 'transfer', 'merge', 'EqualRateSampler', 'CoHeGReset', 'coheg_dls']
@@ -49,8 +50,10 @@ def coheg_table(n:int, # number of samples s
 class CoHeG(Dataset):
     "Partially labelled view of a semantic dataset: items `(image, y (C,H,W) binary, m (C,))` with a sample memory."
     def __init__(self, images, labels, codes, S=None, rate=None, count=None, seed:int=0,
-                 reset:str='never', background:str='complement', on_empty:str='keep', m_table=None):
+                 reset:str='never', background:str='complement', on_empty:str='keep', m_table=None,
+                 crop:int|None=None, flip:bool=False, epoch_len:int|None=None, focus:float=0.):
         if len(images) != len(labels): raise ValueError(f"{len(images)} images but {len(labels)} label maps")
+        if crop is not None and any(min(np.shape(im)[-2:]) < crop for im in images): raise ValueError(f"`crop`: {crop} is larger than the smallest image")
         if reset not in ('never', 'epoch', 'iteration'): raise ValueError(f"`reset`: expected 'never', 'epoch' or 'iteration', got {reset!r}")
         if background not in ('complement', 'missing'): raise ValueError(f"`background`: expected 'complement' or 'missing', got {background!r}")
         self.images, self.labels, self.codes = images, labels, tuple(codes)
@@ -61,15 +64,21 @@ class CoHeG(Dataset):
         self.m_table = np.asarray(m_table, np.uint8) if m_table is not None else coheg_table(len(images), self.c, self.S, seed=seed, **self._kw)
         if self.m_table.shape != (len(images), self.c): raise ValueError(f"`m_table`: expected shape {(len(images), self.c)}, got {self.m_table.shape}")
         self.memory = {}
+        if not 0 <= focus <= 1: raise ValueError(f"`focus`: expected a probability in [0, 1], got {focus}")
+        if focus and not crop: raise ValueError("`focus` needs `crop`")
+        self.aug = PairCrop(crop, flip, seed) if (crop or flip) else None
+        self.focus, self._where, self._frng = focus, {}, get_rng(seed + 7919)
+        self.epoch_len = epoch_len or len(images)
 
     def reset(self):
         "Forget the memory and draw a new removal pattern (same rates, next seed)."
         self.draws += 1; self.memory.clear()
         self.m_table = coheg_table(len(self.images), self.c, self.S, seed=self.seed + self.draws, **self._kw)
 
-    def __len__(self): return len(self.images)
+    def __len__(self): return self.epoch_len
 
     def __getitem__(self, k):
+        k = k % len(self.images)                     # with `epoch_len`, an epoch visits each image several times (random crops)
         m = self.memory.setdefault(k, self.m_table[k].copy())
         lab = check_label_map(self.labels[k], f'labels[{k}]', n_classes=self.c)
         y = (np.arange(self.c)[:, None, None] == lab[None]).astype(np.float32) * m[:, None, None]
@@ -78,7 +87,25 @@ class CoHeG(Dataset):
             if self.background == 'complement': y[0] = 1 - y[1:].max(0)                 # thesis: unlabelled objects become background
             else: y[0] = 0; mm[0] = 0
         img = np.asarray(self.images[k], np.float32)
-        return torch.from_numpy(img[None] if img.ndim == 2 else img), torch.from_numpy(y), torch.from_numpy(mm)
+        img = img[None] if img.ndim == 2 else img
+        if self.aug is not None:
+            a = self.aug.draw(lab.shape)
+            if self.focus and self._frng.random() < self.focus: a = self._focused(k, lab, m, a)
+            img, y = self.aug.apply(img, a), self.aug.apply(y, a)
+        return torch.from_numpy(np.ascontiguousarray(img)), torch.from_numpy(np.ascontiguousarray(y)), torch.from_numpy(mm)
+
+    def _focused(self, k, lab, m, a):
+        "Move the crop of `a` onto a random pixel of a random *annotated* foreground class present in image `k`."
+        cls = [c for c in range(1, self.c) if m[c]]
+        if not cls: return a
+        if k not in self._where: self._where[k] = {c: np.flatnonzero(lab.ravel() == c) for c in range(1, self.c)}
+        cls = [c for c in cls if len(self._where[k][c])]
+        if not cls: return a
+        px = self._where[k][cls[self._frng.integers(len(cls))]]
+        r, c = divmod(int(px[self._frng.integers(len(px))]), lab.shape[1])
+        sz = self.aug.size
+        r = int(np.clip(r - self._frng.integers(sz), 0, lab.shape[0] - sz)); c = int(np.clip(c - self._frng.integers(sz), 0, lab.shape[1] - sz))
+        return (r, c) + tuple(a[2:])
 
     def report(self) -> pd.DataFrame:
         "One row per sample: which classes are annotated (1) or removed (0)."
@@ -133,11 +160,23 @@ class CoHeGReset(Callback):
         ds = self.dls.train.dataset
         if self.training and getattr(ds, 'reset_mode', None) == 'iteration': ds.reset()
 
-def coheg_dls(train:CoHeG, valid_images, valid_labels, bs:int=8, seed:int=0, device=None) -> DataLoaders:
+class _SampledDL(DataLoader):
+    "A fastai DataLoader whose order comes from a torch-style sampler (e.g. `EqualRateSampler`)."
+    def __init__(self, dataset, sampler, **kwargs): self.sampler = sampler; super().__init__(dataset, n=len(sampler), **kwargs)
+    def get_idxs(self): return list(iter(self.sampler))
+
+def coheg_dls(train:CoHeG, valid_images, valid_labels, bs:int=8, seed:int=0, device=None,
+              groups=None, # per-image group ids (e.g. `merge` sub-datasets): batches drawn with `EqualRateSampler`
+             ) -> DataLoaders:
     "fastai DataLoaders of `(x, y, m)` batches: partially labelled training set, fully labelled validation set."
     valid = CoHeG(valid_images, valid_labels, train.codes, S=[], count=0)
     dev = default_device(device)
-    tdl = DataLoader(train, bs=bs, shuffle=True, drop_last=len(train) > bs, device=dev)
+    if groups is not None:
+        if len(groups) != len(train.images): raise ValueError(f"`groups`: expected one id per training image ({len(train.images)}), got {len(groups)}")
+        reps = max(1, round(len(train) / len(train.images)))          # keep `epoch_len`'s number of draws per epoch
+        smp = EqualRateSampler(np.tile(np.asarray(groups), reps), seed=seed)
+        tdl = _SampledDL(train, smp, bs=bs, drop_last=len(smp) > bs, device=dev)
+    else: tdl = DataLoader(train, bs=bs, shuffle=True, drop_last=len(train) > bs, device=dev)
     vdl = DataLoader(valid, bs=bs if len({np.shape(l) for l in valid_labels}) == 1 else 1, device=dev)
     tdl.rng, vdl.rng = random.Random(seed), random.Random(seed + 1)
     dls = DataLoaders(tdl, vdl, device=dev)
