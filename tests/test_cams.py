@@ -11,7 +11,12 @@ from segkit.explain.cams import (list_cams, get_cam, register_cam, CAM, GradCAM,
 from segkit.explain.masks import (crf_mask, crf_refine, otsu_mask, threshold_mask, cams_to_masks, dice, mask_to_polygons,
                                   mask_to_geojson, polygons_to_mask, pixel_to_map)
 
-torch.set_num_threads(1)
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    "Tiny models run fastest on one thread of a shared 2-core machine; restored for the other test modules."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 KW = {'occlusion': dict(window=4, stride=2), 'smooth_guided_gradcam': dict(sigma=1.)}
 
 class Boom(nn.Module):
