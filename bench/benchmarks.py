@@ -169,3 +169,33 @@ def _arand_voi():
         ct = contingency(gt, pred)
         return adapted_rand(None, None, ct=ct), voi(None, None, ct=ct)
     return ours, lambda: (adapted_rand_error(gt, pred), variation_of_information(gt, pred))
+
+@benchmark('coheg_llambda_step', 'CoHeG batch (ρ = 0.5, memory) + L_λ step', 'plain batch (full labels) + soft-Dice step',
+           'fetch 8 random 128² crops of `nuclei` and take one Adam step of a depth-3/16 U-Net; target: overhead < 5 %', max_repeats=15)
+def _coheg_step():
+    from segkit.data.sources import get_source
+    from segkit.core import normalize_percentile, default_device
+    from segkit.labels.coheg import CoHeG
+    from segkit.learner import ArraySegDataset
+    from segkit.losses import LLambda, DiceLoss
+    from segkit.models.unet import UNet
+    dev = default_device()
+    ds = get_source('nuclei'); tr = ds.indices('train')
+    ims = [normalize_percentile(ds[i]['image']).astype(np.float32) for i in tr]
+    labs = [np.asarray(ds[i]['semantic'], np.int64) for i in tr]
+    cg = CoHeG(ims, labs, ds.layer_codes['semantic'], rate=0.5, seed=0, crop=128, flip=True, epoch_len=10**6)
+    plain = ArraySegDataset(ims, labs, crop=128, flip=True, seed=0, epoch_len=10**6)
+    def make(kind):
+        torch.manual_seed(0); m = UNet(1, 3, depth=3, base=16).to(dev); opt = torch.optim.Adam(m.parameters(), 1e-3)
+        it = iter(range(10**6)); loss = LLambda(0.4) if kind == 'coheg' else DiceLoss()
+        def step():
+            idx = [next(it) for _ in range(8)]
+            if kind == 'coheg':
+                x, y, mm = (torch.stack(t).to(dev) for t in zip(*[cg[i] for i in idx]))
+                l = loss(m(x), y, mm)
+            else:
+                x, y = (torch.stack(t).to(dev) for t in zip(*[plain[i] for i in idx]))
+                l = loss(m(x), y)
+            opt.zero_grad(); l.backward(); opt.step()
+        return step
+    return make('coheg'), make('plain')

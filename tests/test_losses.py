@@ -70,3 +70,67 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='class-presence vector'): cal_loss(logits, y, m[:, :2])
     with pytest.raises(ValueError, match='per-class masks'): masked_dice_loss(logits, y[:, :2], m)
     with pytest.raises(ValueError, match='normalize'): cal_loss(logits, y, m, normalize='image')
+
+# ---- exclusion loss, registry, α schedule --------------------------------------------------------------------------
+from segkit.losses import exclusion_loss, MissingAsBackground, MarginalExclusion, AlphaSchedule, get_partial_loss, list_partial_losses
+
+def test_exclusion_loss_by_hand_and_properties():
+    # 1 sample, classes bg, A, B; A annotated on pixels 0-1, B missing; 4 pixels in a row
+    p = torch.tensor([[[[0.6, 0.1, 0.8, 0.9]], [[0.2, 0.3, 0.1, 0.05]], [[0.2, 0.6, 0.1, 0.05]]]])
+    y = torch.zeros(1, 3, 1, 4); y[0, 1, 0, :2] = 1; y[0, 0] = 1 - y[0, 1]
+    m = torch.tensor([[1., 1., 0.]])
+    e = torch.tensor([1., 1., 0., 0.]); pB = p[0, 2, 0]
+    dice = 2 * (e * pB).sum() / (e.sum() + pB.sum() + 1e-6)
+    assert exclusion_loss(p.log(), y, m).item() == pytest.approx(dice.item(), rel=1e-5)
+    ce = -(e * torch.log(1 - pB)).mean()
+    assert exclusion_loss(p.log(), y, m, kind='ce').item() == pytest.approx(ce.item(), rel=1e-5)
+    assert exclusion_loss(p.log(), y, m, kind='both').item() == pytest.approx((dice + ce).item(), rel=1e-5)
+    # nothing missing: the default ('missing') term is 0; 'all' still penalises A's probability nowhere (no other class annotated)
+    assert exclusion_loss(p.log(), y, torch.ones(1, 3)).item() == 0
+    # B predicted only outside A's pixels: no exclusion penalty
+    q = p.clone(); q[0, 2, 0, :2] = 1e-6; q = q / q.sum(1, keepdim=True)
+    assert exclusion_loss(q.log(), y, m).item() < 1e-4
+    with pytest.raises(ValueError, match='kind'): exclusion_loss(p.log(), y, m, kind='x')
+
+def test_exclusion_gradient_only_through_missing_class_in_annotated_area():
+    logits, y, m = _batch()
+    logits2 = logits.detach().clone().requires_grad_(True)
+    exclusion_loss(logits2, y, m).backward()
+    assert logits2.grad[1].abs().sum() == 0                     # sample 1 misses nothing
+    assert logits2.grad[0].abs().sum() > 0
+
+def test_registry_and_baselines_are_finite_and_differentiable():
+    logits, y, m = _batch()
+    assert {'llambda', 'masked_dice', 'missing_bg', 'ignore', 'marginal', 'marginal_exclusion'} <= set(list_partial_losses())
+    for name in list_partial_losses():
+        lg = logits.detach().clone().requires_grad_(True)
+        l = get_partial_loss(name)(lg, y, m); l.backward()
+        assert torch.isfinite(l) and torch.isfinite(lg.grad).all(), name
+    with pytest.raises(KeyError, match='known: ignore'): get_partial_loss('nope')
+    # MissingAsBackground('ce') is cross-entropy on the missing-as-background label map
+    t = missing_as_background(y, m)
+    assert MissingAsBackground('ce')(logits, y, m).item() == pytest.approx(F.cross_entropy(logits, t).item())
+    assert MarginalExclusion(beta=0)(logits, y, m).item() == pytest.approx(marginal_loss(logits, y, m).item())
+
+def test_alpha_schedule_sets_alpha_and_rejects_bad_values():
+    from fastai.learner import Learner
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    import fastai.callback.progress  # noqa: F401
+    _, y, m = _batch(B=4)
+    x = torch.randn(4, 1, 12, 12)
+    ds = list(zip(x, y, m))
+    dls = DataLoaders(DataLoader(ds, bs=2), DataLoader(ds, bs=2)); dls.n_inp = 1
+    seen = []
+    class Net(torch.nn.Module):
+        def __init__(self): super().__init__(); self.c = torch.nn.Conv2d(1, 3, 1)
+        def forward(self, x): return self.c(x)
+    loss = LLambda(0.4)
+    class Spy(AlphaSchedule):
+        def after_loss(self):
+            if self.training: seen.append(self.learn.loss_func.alpha)
+    learn = Learner(dls, Net(), loss_func=loss, cbs=Spy(lambda t: 0.8 * t))
+    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    assert seen == pytest.approx([0.0, 0.4])                   # pct_train 0 and 0.5 over the 2 training batches
+    learn = Learner(dls, Net(), loss_func=LLambda(0.4), cbs=AlphaSchedule(lambda t: 1.0))
+    with pytest.raises(ValueError, match='0 ≤ α < 1'), learn.no_bar(), learn.no_logging(): learn.fit(1)
