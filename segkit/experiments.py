@@ -21,7 +21,7 @@ from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
 __all__ = ['DEMO_SOURCE', 'env_info', 'Run', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'run_recipe', 'summary_table',
-           'demo', 'write_demo_report']
+           'register_demo_step', 'demo', 'write_demo_report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -216,10 +216,26 @@ def _plain_epoch_lines(learn, n_epochs:int):
         print(f"epoch {int(vals[0]) + 1}/{n_epochs}  " + '  '.join(parts), flush=True)
     learn.logger = log
 
+_DEMO_STEPS: dict = {}
+
+def register_demo_step(name:str):
+    "Decorator: register `fn(run, cfg, ctx) -> list[str]` (markdown lines) as an optional step of the demo tour."
+    def _reg(fn):
+        _DEMO_STEPS[name] = fn; return fn
+    return _reg
+
+def _demo_steps(names) -> list:
+    "The registered demo steps called `names`, after importing every `segkit.recipes` module (where steps live)."
+    import importlib, pkgutil, segkit.recipes
+    for m in pkgutil.iter_modules(segkit.recipes.__path__): importlib.import_module(f'segkit.recipes.{m.name}')
+    bad = [n for n in names if n not in _DEMO_STEPS]
+    if bad: raise ValueError(f"`steps`: unknown demo step(s) {bad}; known: {', '.join(_DEMO_STEPS)}")
+    return [(n, _DEMO_STEPS[n]) for n in names]
+
 @recipe('demo', 'Train a small U-Net on a source, evaluate on its test split, write the report (the `segkit demo` tour).',
         quick=dict(epochs=10, depth=3, base=16, bs=8, crop=128, epoch_len=160),
         full=dict(epochs=100, depth=4, base=64, bs=8, crop=256, epoch_len=800),
-        epochs=10, lr=3e-3, depth=3, base=16, bs=8, crop=128, epoch_len=160, n=64, size=64)
+        epochs=10, lr=3e-3, depth=3, base=16, bs=8, crop=128, epoch_len=160, n=64, size=64, steps=['coheg'])
 def demo(run:Run, cfg:dict):
     "Train, evaluate and report; every stage is resumable."
     set_seed(cfg['seed'])
@@ -265,9 +281,14 @@ def demo(run:Run, cfg:dict):
         if split == 'test': run.save_fig(_pred_fig(ims, tg, pr, pi['dice_fg'].to_numpy()), 'predictions')
     metrics = pd.DataFrame(rows); run.write_metrics(metrics)
     pd.concat(per_image, names=['split', 'item']).to_csv(run.path / 'per_image.csv')
-    write_demo_report(run, cfg, ds, desc, hist, learn, metrics)
+    ctx = dict(ds=ds, images=images, masks=masks, codes=codes, idx=idx)
+    extra = []
+    for name, fn in _demo_steps(cfg.get('steps') or []):
+        print(f"demo step: {name}", flush=True)
+        extra += fn(run, cfg, ctx)
+    write_demo_report(run, cfg, ds, desc, hist, learn, metrics, extra)
 
-def write_demo_report(run, cfg, ds, desc, hist, learn, metrics):
+def write_demo_report(run, cfg, ds, desc, hist, learn, metrics, extra=()):
     "Markdown report: data, model, training curve, metrics table, pictures, environment."
     env = cfg.get('env', {})
     tab = summary_table(run)
@@ -287,7 +308,7 @@ def write_demo_report(run, cfg, ds, desc, hist, learn, metrics):
           "Pooled scores count every pixel of a split together; per-image scores average over images and show the worst one.", "",
           "| metric | " + " | ".join(tab.columns) + " |", "|---|" + "---:|" * len(tab.columns),
           *[f"| {m} | " + " | ".join(f"{v:.4f}" for v in r) + " |" for m, r in tab.iterrows()], "",
-          "![predictions](figures/predictions.png)", "",
+          "![predictions](figures/predictions.png)", "", *extra,
           "## Environment", "", *[f"- {k}: {v}" for k, v in env.items()], ""]
     if ds.name.startswith('synthetic'):
         md.insert(4, "> Synthetic data: this run checks the pipeline; its numbers say nothing about real images.\n")
