@@ -31,7 +31,7 @@ from .labels.coheg import CoHeGReset
 
 # %% auto #0
 __all__ = ['ArraySegDataset', 'seg_dls', 'EpochCheckpoint', 'resume_from', 'read_history', 'seg_learner', 'PresentDice',
-           'partial_learner', 'predict_masks']
+           'EarlyStop', 'KeepBest', 'partial_learner', 'predict_masks']
 
 # %% ../nbs/08_learner.ipynb #a5ed9f7e
 class ArraySegDataset(Dataset):
@@ -134,7 +134,7 @@ def seg_learner(dls:DataLoaders, # from `seg_dls` or a fastai DataBlock
     if amp is True or (amp == 'auto' and dls.device.type == 'cuda'): learn.add_cb(MixedPrecision())
     return learn
 
-# %% ../nbs/08_learner.ipynb #030cc85b
+# %% ../nbs/08_learner.ipynb #06852040
 class PresentDice(Metric):
     "Pooled hard Dice (or IoU) of class `cls` (None: mean over foreground classes), counting only samples where it is annotated."
     def __init__(self, n_classes:int, cls:int|None=None, score:str='dice', names=None):
@@ -166,6 +166,18 @@ class PresentDice(Metric):
     @property
     def name(self): return f"{self.score}_{'mean' if self.cls is None else self.names[self.cls]}"
 
+class _FitOnly:
+    "Mixin: track only real training epochs (`Learner.validate()` also fires fit events, with an empty recorder)."
+    def after_epoch(self):
+        v = self.recorder.values
+        if len(v) and len(v[-1]) > self.idx: super().after_epoch()
+    def after_fit(self):
+        if np.isfinite(self.best): super().after_fit()
+        else: self.run = True
+
+class EarlyStop(_FitOnly, EarlyStoppingCallback): "fastai's `EarlyStoppingCallback`, inert outside `fit`."
+class KeepBest(_FitOnly, SaveModelCallback): "fastai's `SaveModelCallback`, inert outside `fit`."
+
 def partial_learner(dls:DataLoaders, # `(x, y, m)` batches, e.g. from `segkit.labels.coheg.coheg_dls`
                     n_out:int, # number of classes (incl. background)
                     loss:str='llambda', # a name from `segkit.losses.list_partial_losses()`
@@ -183,11 +195,11 @@ def partial_learner(dls:DataLoaders, # `(x, y, m)` batches, e.g. from `segkit.la
                         amp=amp, ckpt_dir=ckpt_dir, history=history, **unet_kw)
     learn.add_cb(CoHeGReset())
     if alpha_sched is not None: learn.add_cb(AlphaSchedule(alpha_sched))
-    if patience is not None: learn.add_cb(EarlyStoppingCallback(monitor='dice_mean', comp=np.greater, patience=patience))
+    if patience is not None: learn.add_cb(EarlyStop(monitor='dice_mean', comp=np.greater, patience=patience))
     if restore_best:
         learn.path = Path(ckpt_dir) if ckpt_dir else Path(tempfile.mkdtemp(prefix='segkit-best-'))
         learn.model_dir = '.'
-        learn.add_cb(SaveModelCallback(monitor='dice_mean', comp=np.greater, fname='best', with_opt=False))
+        learn.add_cb(KeepBest(monitor='dice_mean', comp=np.greater, fname='best', with_opt=False))
     return learn
 
 # %% ../nbs/08_learner.ipynb #dcac4d1b
