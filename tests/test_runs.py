@@ -9,7 +9,7 @@ from segkit.learner import read_history
 from conftest import ROOT
 
 SEGKIT = [sys.executable, '-W', 'ignore', '-c', 'import sys; from segkit.cli import main; sys.exit(main())']
-TINY = 'epochs=2,n=16,size=32,base=4,depth=2'
+TINY = "epochs=2,n=16,size=32,base=4,depth=2,steps=['coheg']"
 
 def cli(*args, cwd):
     return subprocess.run(SEGKIT + list(args), capture_output=True, text=True, cwd=cwd, env={**os.environ, 'CUDA_VISIBLE_DEVICES': ''})
@@ -35,7 +35,7 @@ def test_cli_run_writes_everything(tmp_path):
     assert len(list((tmp_path / 'runs').iterdir())) == 2 and (run / 'metrics.csv').read_bytes() == before
 
 @pytest.mark.parametrize('args, msg', [
-    (['run', 'nope'], 'known recipes: coheg-ablation, coheg-alpha'),
+    (['run', 'nope'], 'known recipes: cam-mounds, cam-nuclei, coheg-ablation'),
     (['run', 'demo', '--set', 'epoks=3'], "valid options"),
     (['run', 'demo', '--set', 'epochs'], 'expected key=value'),
     (['run', 'demo', '--source', 'mars'], 'known sources: nuclei, dsb2018_sample'),

@@ -16,7 +16,7 @@ from ..archaeo import SceneParams, site_dls
 from ..models.classifiers import ARCHS, register_arch, site_classifier, site_learner, site_target, KeepBest
 from ..explain.cams import get_cam, list_cams, ensemble_cam
 from ..explain.masks import MASK_METHODS, dice
-from ..experiments import recipe, Run
+from ..experiments import recipe, Run, register_demo_step
 
 # %% auto #0
 __all__ = ['EASY_MOUNDS', 'VGG11_SLIM', 'OVERLAY_COLOURS', 'CAM_DEFAULTS', 'DEMO_CAM', 'scene_params', 'SlimVGG',
@@ -403,3 +403,8 @@ def demo_cam_step(run:Run, cfg:dict, **overrides) -> dict:
                dict(split='valid', metric='cam classifier recall', value=float(r['recall']))]
     metrics += [dict(split='test', metric=f'cam dice {m} (CRF)', value=float(res[m]['mean']['crf'])) for m in c['methods']]
     return dict(markdown=md, metrics=metrics, dice={m: res[m]['mean']['crf'] for m in c['methods']}, classifier=r)
+
+@register_demo_step('cam')
+def _demo_cam(run:Run, cfg:dict, ctx:dict) -> list:
+    "The `segkit demo` hook: runs `demo_cam_step` (always on `nuclei` patches) and returns its report section."
+    return demo_cam_step(run, cfg)['markdown']
