@@ -133,7 +133,8 @@ _RECIPES: dict[str, Recipe] = {}
 def recipe(name:str, help:str, quick:dict|None=None, full:dict|None=None, **defaults):
     "Decorator: register `fn(run, cfg)` as recipe `name` with default options and `quick`/`full` presets."
     def _reg(fn):
-        if name in _RECIPES: raise ValueError(f"recipe {name!r} is already registered")
+        if name in _RECIPES and _RECIPES[name].fn.__name__ != fn.__name__:   # re-running a notebook redefines the same function
+            raise ValueError(f"recipe {name!r} is already registered (by {_RECIPES[name].fn.__name__})")
         defaults.setdefault('source', None); defaults.setdefault('path', None)
         defaults.setdefault('seed', 0); defaults.setdefault('device', None)
         _RECIPES[name] = Recipe(name, fn, help, defaults, {'quick': quick or {}, 'full': full or {}})
