@@ -25,13 +25,13 @@ from .core import check_pair, default_device
 from .data.block import PairCrop
 from .models.unet import UNet
 from fastai.learner import Metric
-from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback
+from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TrackerCallback
 from .losses import get_partial_loss, AlphaSchedule
 from .labels.coheg import CoHeGReset
 
 # %% auto #0
 __all__ = ['ArraySegDataset', 'seg_dls', 'EpochCheckpoint', 'resume_from', 'read_history', 'seg_learner', 'PresentDice',
-           'EarlyStop', 'KeepBest', 'partial_learner', 'predict_masks']
+           'EarlyStop', 'KeepBest', 'BestInMemory', 'partial_learner', 'predict_masks']
 
 # %% ../nbs/08_learner.ipynb #a5ed9f7e
 class ArraySegDataset(Dataset):
@@ -134,7 +134,7 @@ def seg_learner(dls:DataLoaders, # from `seg_dls` or a fastai DataBlock
     if amp is True or (amp == 'auto' and dls.device.type == 'cuda'): learn.add_cb(MixedPrecision())
     return learn
 
-# %% ../nbs/08_learner.ipynb #06852040
+# %% ../nbs/08_learner.ipynb #582f0fcf
 class PresentDice(Metric):
     "Pooled hard Dice (or IoU) of class `cls` (None: mean over foreground classes), counting only samples where it is annotated."
     def __init__(self, n_classes:int, cls:int|None=None, score:str='dice', names=None):
@@ -178,6 +178,16 @@ class _FitOnly:
 class EarlyStop(_FitOnly, EarlyStoppingCallback): "fastai's `EarlyStoppingCallback`, inert outside `fit`."
 class KeepBest(_FitOnly, SaveModelCallback): "fastai's `SaveModelCallback`, inert outside `fit`."
 
+class BestInMemory(_FitOnly, TrackerCallback):
+    "Keep a copy of the best epoch's weights in memory and load them at the end of `fit` (no files)."
+    order = TrackerCallback.order + 1
+    def after_epoch(self):
+        super().after_epoch()
+        if getattr(self, 'new_best', False): self.state = {k: v.detach().clone() for k, v in self.learn.model.state_dict().items()}
+    def after_fit(self):
+        if np.isfinite(self.best) and getattr(self, 'state', None) is not None: self.learn.model.load_state_dict(self.state)
+        self.run = True
+
 def partial_learner(dls:DataLoaders, # `(x, y, m)` batches, e.g. from `segkit.labels.coheg.coheg_dls`
                     n_out:int, # number of classes (incl. background)
                     loss:str='llambda', # a name from `segkit.losses.list_partial_losses()`
@@ -185,7 +195,7 @@ def partial_learner(dls:DataLoaders, # `(x, y, m)` batches, e.g. from `segkit.la
                     model:torch.nn.Module|None=None, # default: `UNet(n_in, n_out, **unet_kw)`
                     codes=None, # class names for the metric names
                     patience:int|None=10, # early stopping on validation Dice after this many epochs without gain (None: off)
-                    restore_best:bool=True, # load the best epoch's weights at the end of `fit`
+                    restore_best:bool=True, # load the best epoch's weights at the end of `fit` (kept in `ckpt_dir/best.pth`, else in memory)
                     alpha_sched=None, # a function of training progress for L_λ's α (see `AlphaSchedule`)
                     amp:str|bool='auto', ckpt_dir=None, history=None, **unet_kw) -> Learner:
     "A fastai `Learner` for partially labelled segmentation: partial-label loss, class-presence-aware Dice, early stopping."
@@ -196,10 +206,10 @@ def partial_learner(dls:DataLoaders, # `(x, y, m)` batches, e.g. from `segkit.la
     learn.add_cb(CoHeGReset())
     if alpha_sched is not None: learn.add_cb(AlphaSchedule(alpha_sched))
     if patience is not None: learn.add_cb(EarlyStop(monitor='dice_mean', comp=np.greater, patience=patience))
-    if restore_best:
-        learn.path = Path(ckpt_dir) if ckpt_dir else Path(tempfile.mkdtemp(prefix='segkit-best-'))
-        learn.model_dir = '.'
+    if restore_best and ckpt_dir:
+        learn.path, learn.model_dir = Path(ckpt_dir), '.'
         learn.add_cb(KeepBest(monitor='dice_mean', comp=np.greater, fname='best', with_opt=False))
+    elif restore_best: learn.add_cb(BestInMemory(monitor='dice_mean', comp=np.greater))
     return learn
 
 # %% ../nbs/08_learner.ipynb #dcac4d1b
