@@ -1,7 +1,8 @@
 """segkit's benchmarks: each returns (candidate, reference) callables doing the same work."""
 import numpy as np
 import torch
-from harness import benchmark
+import torch.nn.functional as F
+from harness import benchmark, MissingOptional
 
 @benchmark('batch_confusion', 'segkit batch_confusion (one bincount)', 'sklearn confusion_matrix per image',
            'confusion matrices of 16 label maps 256×256, 4 classes')
@@ -199,3 +200,106 @@ def _coheg_step():
             opt.zero_grad(); l.backward(); opt.step()
         return step
     return make('coheg'), make('plain')
+
+# --- self-supervised pretext steps (issue 6) ---------------------------------------------------------------------
+_PRETEXTS = ('autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco', 'fcmae')
+
+def _pretext_bench(method:str, bs:int=16, size:int=64):
+    "One optimiser step of pretext `method` vs one supervised step of `encoder_unet` over the same encoder, same batch."
+    import time
+    from segkit.selfsl.pretext import get_pretext
+    from segkit.models.encoders import get_encoder, encoder_unet
+    from segkit.core import default_device
+    dev, arch = default_device(), 'convnextv2_atto' if method == 'fcmae' else 'resnet18'
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(bs, 1, size, size, generator=g).to(dev); y = (x[:, 0] > 0.5).long()
+    torch.manual_seed(0)
+    task = get_pretext(method, get_encoder(arch, n_in=1), seed=0).to(dev).train()
+    popt = torch.optim.Adam([p for p in task.parameters() if p.requires_grad], 1e-3)
+    torch.manual_seed(0)
+    seg = encoder_unet(get_encoder(arch, n_in=1), 2).to(dev).train()
+    sopt = torch.optim.Adam(seg.parameters(), 1e-3)
+    def pretext_step():                                  # what `PretextCallback` + fastai's training loop do per batch
+        task.check_batch(x)
+        loss = task.loss(task(*task.views(x)), x)
+        popt.zero_grad(); loss.backward(); popt.step(); task.momentum_step(0.5)
+    def supervised_step():
+        loss = F.cross_entropy(seg(x), y)
+        sopt.zero_grad(); loss.backward(); sopt.step()
+    def extra():
+        def ips(f, n=3):
+            t = time.perf_counter()
+            for _ in range(n): f()
+            return round(bs * n / (time.perf_counter() - t), 1)
+        p, s = ips(pretext_step), ips(supervised_step)
+        return {'encoder': arch, 'views': task.n_views, 'pretext_images_per_s': p, 'supervised_images_per_s': s,
+                'cost_vs_supervised': round(s / p, 2), 'target_cost': '≤ 2.5× (two views)' if task.n_views > 1 else '≈ 1×'}
+    return pretext_step, supervised_step, extra
+
+def _register_pretext_bench(method):
+    arch = 'ConvNeXtV2-atto' if method == 'fcmae' else 'ResNet-18'
+    benchmark(f'pretext_{method}', f'{method} pretext step', f'supervised encoder_unet step ({arch})',
+              f'one Adam step on 16 × 1×64×64, {arch} encoder; speed-up = 1 / cost of the pretext step relative to '
+              f'supervised segmentation (two-view target: ≥ 0.4, i.e. ≤ 2.5× the cost)', max_repeats=3)(lambda: _pretext_bench(method))
+
+for _m in _PRETEXTS: _register_pretext_bench(_m)
+
+# --- CAMs, occlusion, CRF (issue 7) ------------------------------------------------------------------------------
+def _site_resnet34():
+    from segkit.models.classifiers import site_classifier
+    torch.manual_seed(0)
+    return site_classifier('resnet34', n_in=1, n_out=2, verbose=False).eval()
+
+_GRADCAM_BS = 32  # the issue's size; ~10 s (segkit) and ~30 s (pytorch-grad-cam) per call on one CPU core
+
+@benchmark('gradcam_resnet34', 'segkit GradCAM (gradients to layer4 only)', 'pytorch-grad-cam 1.5.7 GradCAM',
+           f'Grad-CAM of the predicted class at layer4 of a 1-channel ResNet-34 (eval mode) on {_GRADCAM_BS} images 400×400, '
+           f'maps upsampled and normalised; target: speed-up ≥ 1', max_repeats=2)
+def _gradcam():
+    import importlib.util
+    if importlib.util.find_spec('pytorch_grad_cam') is None:
+        raise MissingOptional("benchmark 'gradcam_resnet34' compares with pytorch-grad-cam, which is not a segkit dependency: "
+                              "`pip install --no-deps grad-cam==1.5.7 ttach opencv-python-headless` (it imports ttach and cv2 at import time)")
+    from pytorch_grad_cam import GradCAM as PGC
+    from segkit.explain.cams import get_cam
+    model = _site_resnet34()
+    x = torch.randn(_GRADCAM_BS, 1, 400, 400, generator=torch.Generator().manual_seed(0))
+    ours, theirs = get_cam('gradcam')(model, layer='layer4'), PGC(model=model, target_layers=[model.layer4])
+    def extra():
+        a, b = ours(x[:2]).numpy(), theirs(input_tensor=x[:2], targets=None)
+        return {'batch': _GRADCAM_BS, 'max_abs_diff_first_2_maps': float(f'{np.abs(a - b).max():.3g}'),
+                'corr_first_2_maps': round(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]), 4)}
+    return lambda: ours(x), lambda: theirs(input_tensor=x, targets=None), extra
+
+@benchmark('occlusion_batched', 'segkit Occlusion, batch_size=128 (all 49 perturbations of both images in one forward pass)', 'the same occlusion, one perturbation per forward pass (batch_size=2)',
+           'captum occlusion (window 16, stride 8: 49 positions) of 2 images 1×64×64 through a 1-channel ResNet-34', max_repeats=3)
+def _occlusion():
+    import time
+    from segkit.explain.cams import get_cam
+    model = _site_resnet34()
+    x = torch.randn(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    Occ = get_cam('occlusion')
+    batched, single = Occ(model, window=16, stride=8, batch_size=128), Occ(model, window=16, stride=8, batch_size=2)
+    def extra():
+        def ips(c):
+            t = time.perf_counter(); c(x); return round(len(x) / (time.perf_counter() - t), 2)
+        return {'window': 16, 'stride': 8, 'image': '64×64', 'batched_images_per_s': ips(batched), 'single_images_per_s': ips(single)}
+    return lambda: batched(x), lambda: single(x), extra
+
+@benchmark('crf_mask_400', 'segkit crf_mask (dense CRF, 5 mean-field iterations)', 'Otsu threshold of the map (otsu_mask)',
+           'one 400×400 activation map + image to a binary mask; target: CRF ≤ 0.5 s per map on one core', max_repeats=5)
+def _crf():
+    import time
+    from scipy import ndimage as ndi
+    from segkit.explain.masks import crf_mask, otsu_mask
+    rng = np.random.default_rng(0)
+    img = ndi.gaussian_filter(rng.random((400, 400)), 6).astype(np.float32)
+    img = (img - img.min()) / (img.max() - img.min())
+    cam = ndi.gaussian_filter((img > 0.5).astype(np.float32) + 0.3 * rng.random((400, 400)), 10)
+    cam = ((cam - cam.min()) / (cam.max() - cam.min())).astype(np.float32)
+    def extra():
+        ts = []
+        for _ in range(3):
+            t = time.perf_counter(); crf_mask(cam, img); ts.append(time.perf_counter() - t)
+        return {'crf_s_per_map': round(float(np.median(ts)), 3), 'target_s_per_map': 0.5, 'torch_threads': torch.get_num_threads()}
+    return lambda: crf_mask(cam, img), lambda: otsu_mask(cam), extra

@@ -12,6 +12,9 @@ from typing import Callable
 
 BENCHMARKS: dict[str, dict] = {}
 
+class MissingOptional(RuntimeError):
+    "Raised by a benchmark whose peer library is not installed: skipped when running all, an error when named."
+
 def benchmark(name:str, candidate:str, reference:str, what:str, max_repeats:int|None=None):
     "Register `fn() -> (candidate_callable, reference_callable[, extra])` under `name` (`max_repeats` caps slow ones)."
     def _reg(fn):
@@ -31,6 +34,7 @@ def _time(f:Callable) -> float:
 def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=True) -> list[dict]:
     "Run the named benchmarks (default: all), write `out/<name>.json` and `out/README.md`; return the records."
     from segkit.experiments import env_info
+    explicit = bool(names)
     names = list(names or BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown: raise KeyError(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}")
@@ -39,7 +43,10 @@ def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=
     env, records = env_info(), []
     for name in names:
         b = BENCHMARKS[name]
-        cand, ref, *extra = b['fn']()
+        try: cand, ref, *extra = b['fn']()
+        except MissingOptional as e:
+            if explicit: raise
+            print(f"{name:24s} skipped: {e}"); continue
         cand(); ref()                                   # warm-up (caches, lazy init, cuDNN autotune)
         tc, tr = [], []
         reps = min(repeats, b['max_repeats'] or repeats)

@@ -13,4 +13,4 @@ if __name__ == '__main__':
     p.add_argument('--out', default=str(Path(__file__).parent / 'results'), help='output folder')
     a = p.parse_args()
     try: run_benchmarks(a.names, a.repeats, a.out)
-    except (KeyError, ValueError) as e: sys.exit(f"bench: {e.args[0]}")
+    except (KeyError, ValueError, RuntimeError) as e: sys.exit(f"bench: {e.args[0]}")

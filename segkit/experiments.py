@@ -236,7 +236,7 @@ def _demo_steps(names) -> list:
 @recipe('demo', 'Train a small U-Net on a source, evaluate on its test split, write the report (the `segkit demo` tour).',
         quick=dict(epochs=10, depth=3, base=16, bs=8, crop=128, epoch_len=160),
         full=dict(epochs=100, depth=4, base=64, bs=8, crop=256, epoch_len=800),
-        epochs=10, lr=3e-3, depth=3, base=16, bs=8, crop=128, epoch_len=160, n=64, size=64, steps=['coheg', 'cam'])
+        epochs=10, lr=3e-3, depth=3, base=16, bs=8, crop=128, epoch_len=160, n=64, size=64, steps=['coheg', 'cam', 'pretext'])
 def demo(run:Run, cfg:dict):
     "Train, evaluate and report; every stage is resumable."
     set_seed(cfg['seed'])
