@@ -23,12 +23,6 @@ def _split_top(s:str) -> list:
         else: cur += ch
     return out + [cur]
 
-def _load_recipes():
-    "Import `segkit.experiments` and every module of `segkit.recipes`, so that all recipes are registered."
-    import importlib, pkgutil, segkit.experiments, segkit.recipes
-    for m in pkgutil.iter_modules(segkit.recipes.__path__): importlib.import_module(f'segkit.recipes.{m.name}')
-    return segkit.experiments
-
 def _parse_set(s:str|None) -> dict:
     "Parse `key=value,key=value` (values as Python literals where possible; lists in brackets)."
     out = {}
@@ -50,8 +44,8 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
                set:str=None, # recipe options, e.g. "epochs=3,lr=0.01"
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
-    _load_recipes()
-    from segkit.experiments import get_recipe, run_recipe, Run
+    from segkit.experiments import get_recipe, run_recipe, Run, load_recipes
+    load_recipes()
     from segkit.data.sources import list_sources
     opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
     preset = 'full' if full else 'quick'
@@ -74,8 +68,8 @@ def segkit_demo(source:str=None, # data source (default: the embedded real data 
 
 def segkit_list():
     "List the experiment recipes."
-    _load_recipes()
-    from segkit.experiments import list_recipes
+    from segkit.experiments import list_recipes, load_recipes
+    load_recipes()
     print(list_recipes().to_string())
 
 def segkit_data(name:Param("a source to describe (default: list all sources)", str, opt=False, nargs='?')=None,

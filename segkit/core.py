@@ -12,8 +12,8 @@ from scipy import ndimage as ndi
 
 # %% auto #0
 __all__ = ['SHAPE_CODES', 'check_image', 'check_label_map', 'check_pair', 'to_foreground', 'relabel_sequential', 'n_instances',
-           'instance_sizes', 'one_hot', 'image_labels', 'normalize_percentile', 'get_rng', 'set_seed', 'default_device',
-           'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs']
+           'instance_sizes', 'one_hot', 'image_labels', 'normalize_percentile', 'center_crop', 'get_rng', 'set_seed',
+           'default_device', 'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs']
 
 # %% ../nbs/00_core.ipynb #3476b219
 def _shape_err(name, what, got): return ValueError(f"`{name}`: expected {what}, got {got}")
@@ -102,6 +102,12 @@ def normalize_percentile(img, lo:float=1.0, hi:float=99.8, clip:bool=True, eps:f
     p_lo, p_hi = (np.percentile(a, q, axis=axes, keepdims=True) for q in (lo, hi))
     out = (a - p_lo) / np.maximum(p_hi - p_lo, eps)
     return np.clip(out, 0, 1) if clip else out
+
+def center_crop(a, size:int|None):
+    "Central `size`² crop of an `(…, H, W)` array (unchanged when `size` is None or larger)."
+    if size is None: return a
+    h, w = a.shape[-2:]; r, c = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return a[..., r:r + size, c:c + size]
 
 # %% ../nbs/00_core.ipynb #a85030d0
 def get_rng(seed:int|np.random.Generator|None=0) -> np.random.Generator:

@@ -20,8 +20,8 @@ from .models.unet import n_params
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['DEMO_SOURCE', 'env_info', 'Run', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'run_recipe', 'summary_table',
-           'register_demo_step', 'demo', 'write_demo_report']
+__all__ = ['DEMO_SOURCE', 'env_info', 'Run', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'run_recipe', 'md_table',
+           'summary_table', 'register_demo_step', 'load_recipes', 'demo', 'write_demo_report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -173,6 +173,15 @@ def run_recipe(name:str, preset:str='quick', out='runs', resume=None, verbose:bo
         print(summary_table(run).to_string()); print(f"report: {run.path / 'report.md'}  ({run.elapsed:.0f} s)")
     return run
 
+def md_table(t:pd.DataFrame, fmt:str|None=None) -> list:
+    "Markdown lines of a table, index as first column; with `fmt`, floats are formatted by it and NaN shows as '–'."
+    cols = [t.index.name or ''] + [str(c) for c in t.columns]
+    def cell(v):
+        if fmt is None or not isinstance(v, (float, np.floating)): return str(v)
+        return fmt.format(v) if np.isfinite(v) else '–'
+    return (["| " + " | ".join(cols) + " |", "|---|" + "---:|" * len(t.columns)]
+            + ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in t.iterrows()] + [""])
+
 def summary_table(run:Run) -> pd.DataFrame:
     "The run's `metrics.csv` as a metric × split table."
     df = pd.read_csv(run.path / 'metrics.csv')
@@ -225,10 +234,14 @@ def register_demo_step(name:str):
         _DEMO_STEPS[name] = fn; return fn
     return _reg
 
-def _demo_steps(names) -> list:
-    "The registered demo steps called `names`, after importing every `segkit.recipes` module (where steps live)."
+def load_recipes():
+    "Import every module of `segkit.recipes`, so that all recipes and demo steps are registered."
     import importlib, pkgutil, segkit.recipes
     for m in pkgutil.iter_modules(segkit.recipes.__path__): importlib.import_module(f'segkit.recipes.{m.name}')
+
+def _demo_steps(names) -> list:
+    "The registered demo steps called `names`, after importing every `segkit.recipes` module (where steps live)."
+    load_recipes()
     bad = [n for n in names if n not in _DEMO_STEPS]
     if bad: raise ValueError(f"`steps`: unknown demo step(s) {bad}; known: {', '.join(_DEMO_STEPS)}")
     return [(n, _DEMO_STEPS[n]) for n in names]

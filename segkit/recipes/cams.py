@@ -16,7 +16,7 @@ from ..archaeo import SceneParams, site_dls
 from ..models.classifiers import ARCHS, register_arch, site_classifier, site_learner, site_target, KeepBest
 from ..explain.cams import get_cam, list_cams, ensemble_cam
 from ..explain.masks import MASK_METHODS, dice
-from ..experiments import recipe, Run, register_demo_step
+from ..experiments import recipe, Run, register_demo_step, md_table
 
 # %% auto #0
 __all__ = ['EASY_MOUNDS', 'VGG11_SLIM', 'OVERLAY_COLOURS', 'CAM_DEFAULTS', 'DEMO_CAM', 'scene_params', 'SlimVGG',
@@ -239,12 +239,6 @@ CAM_DEFAULTS = dict(archs=['resnet18'], seeds=2, epochs=15, lr=1e-3, bs=16, pati
                     methods=['gradcam', 'smooth_guided_gradcam'], method_kw={'occlusion': {'window': 16, 'stride': 8, 'baseline': 0.5}},
                     mask_methods=['crf', 'otsu'], n_test=None, n_overlay=4)
 
-def _md_table(t:pd.DataFrame, fmt='{:.3f}') -> list:
-    cols = [t.index.name or ''] + [str(c) for c in t.columns]
-    cell = lambda v: fmt.format(v) if isinstance(v, (float, np.floating)) and np.isfinite(v) else ('–' if isinstance(v, (float, np.floating)) else str(v))
-    return (["| " + " | ".join(cols) + " |", "|---|" + "---:|" * len(t.columns)]
-            + ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in t.iterrows()] + [""])
-
 def classifier_table(runs:pd.DataFrame) -> pd.DataFrame:
     "Per network: mean precision and recall over seeds (Table 5.1 layout), their std, seeds that learned."
     g = runs.groupby('arch', sort=False)
@@ -335,9 +329,9 @@ def cam_pipeline(run:Run, cfg:dict, ds:SegSet, title:str, intro:str, trivial:boo
           + (f"; builder arguments {cfg['model_kw']}" if cfg['model_kw'] else '') + ".",
           f"Maps: target = the positive class, averaged over the {len(seeds)} seed model(s) of each network; methods {', '.join(cfg['methods'])}"
           + (f" (arguments {mk})" if (mk := {k: v for k, v in cfg['method_kw'].items() if k in cfg['methods']}) else '') + f"; scored on {len(idx)} test images with objects.", "",
-          "## Classifiers (Table 5.1 layout, validation)", ""] + _md_table(ctab)
+          "## Classifiers (Table 5.1 layout, validation)", ""] + md_table(ctab, '{:.3f}')
     for mm, t in tabs.items():
-        md += [f"## Dice of {mm.upper()} masks (Table 5.2 layout: mean and sample variance across networks)", ""] + _md_table(t, '{:.4f}')
+        md += [f"## Dice of {mm.upper()} masks (Table 5.2 layout: mean and sample variance across networks)", ""] + md_table(t, '{:.4f}')
     md += ["## Findings (computed from this run)", ""] + [f"- {f}" for f in findings] + [""]
     md += [f"![overlay {a}](figures/overlay-{a}.png)" for a in cfg['archs']] + [""]
     (run.path / 'report.md').write_text('\n'.join(md))
@@ -397,7 +391,7 @@ def demo_cam_step(run:Run, cfg:dict, **overrides) -> dict:
     md = ["## Class activation maps → masks", "",
           f"A {c['arch']} learns only whether a {c['patch']}² patch of the nuclei images contains a nucleus ({r['n_train']} training patches, {c['epochs']} epochs; "
           f"validation precision {r['precision']:.3f}, recall {r['recall']:.3f}, {r['verdict']}). Its maps of the *nucleus* output on {len(idx)} test patches "
-          "become masks through a dense CRF guided by the image; Dice against the true nucleus masks:", ""] + _md_table(tab) + \
+          "become masks through a dense CRF guided by the image; Dice against the true nucleus masks:", ""] + md_table(tab, '{:.3f}') + \
          ["![cam](figures/cam.png)", ""]
     metrics = [dict(split='valid', metric='cam classifier precision', value=float(r['precision'])),
                dict(split='valid', metric='cam classifier recall', value=float(r['recall']))]

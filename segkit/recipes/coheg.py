@@ -8,13 +8,13 @@ import contextlib, io, time
 import numpy as np
 import pandas as pd
 import torch
-from ..core import set_seed, normalize_percentile
+from ..core import set_seed, normalize_percentile, center_crop
 from ..data.sources import get_source
 from ..labels.coheg import CoHeG, coheg_dls, ablation, transfer, merge
 from ..learner import partial_learner, predict_masks
 from ..metrics.semantic import confusion_matrix, dice_from_confusion, iou_from_confusion
 from ..metrics.efficiency import psi_pfr
-from ..experiments import recipe, Run, register_demo_step
+from ..experiments import recipe, Run, register_demo_step, md_table
 from ..labels.coheg import coheg_table as presence_table
 
 # %% auto #0
@@ -43,14 +43,6 @@ def semantic_data(source:str='nuclei', path=None, classes=None, **kwargs) -> dic
     if not out['test'][0]: out['test'] = out['valid']
     return dict(out, codes=tuple(codes), name=ds.name)
 
-def _center(arrs, size):
-    "Central `size`² crops (whole arrays when smaller): a cheap, fixed validation set for early stopping."
-    out = []
-    for a in arrs:
-        h, w = a.shape[-2:]; r, c = max(0, (h - size) // 2), max(0, (w - size) // 2)
-        out.append(a[..., r:r + size, c:c + size])
-    return out
-
 def train_eval(data:dict, m_table, loss:str='llambda', cfg:dict|None=None, seed:int=0, loss_kw:dict|None=None, groups=None) -> dict:
     "Train one network on the CoHeG view `m_table` of the training set with `loss`; pooled test Dice/IoU per class."
     cfg = {**COHEG_DEFAULTS, **(cfg or {})}
@@ -61,7 +53,7 @@ def train_eval(data:dict, m_table, loss:str='llambda', cfg:dict|None=None, seed:
     crop = cfg['crop'] if cfg['crop'] and min(min(im.shape) for im in ti) >= cfg['crop'] else None
     tr = CoHeG(ti, tl, codes, m_table=m_table, seed=seed, background=bg, crop=crop, flip=True,
                epoch_len=cfg['epoch_len'] if crop else None, focus=cfg['focus'] if crop else 0.)
-    if cfg['valid_crop']: vi, vl = _center(vi, cfg['valid_crop']), _center(vl, cfg['valid_crop'])
+    if cfg['valid_crop']: vi, vl = [center_crop(a, cfg['valid_crop']) for a in vi], [center_crop(a, cfg['valid_crop']) for a in vl]   # cheap fixed validation set
     dls = coheg_dls(tr, vi, vl, bs=cfg['bs'], seed=seed, device=cfg.get('device'), groups=groups)
     kw = dict(loss_kw or {})
     if name == 'llambda' and 'alpha' not in kw: kw['alpha'] = cfg['alpha']
@@ -117,11 +109,6 @@ def _plot(df, setting, classes, title, xlabel, hue='loss'):
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
-def _md_table(t:pd.DataFrame) -> list:
-    cols = [t.index.name or ''] + list(t.columns)
-    return ["| " + " | ".join(map(str, cols)) + " |", "|" + "---:|" * len(cols)] + \
-           ["| " + " | ".join(map(str, [i] + list(r))) + " |" for i, r in t.iterrows()] + [""]
-
 def _write_report(run:Run, cfg, data, title, intro, sections, findings):
     env = cfg.get('env', {})
     md = [f"# {title}", "", f"Run `{run.path.name}`, preset `{cfg['preset']}`, seeds {cfg['seeds']}, device `{env.get('device')}`.", "",
@@ -131,7 +118,7 @@ def _write_report(run:Run, cfg, data, title, intro, sections, findings):
           + (f", early stopping patience {cfg['patience']}" if cfg['patience'] else '') + "; pooled Dice/IoU on the whole test images, mean ± std over seeds (in %).", "",
           intro, ""]
     for head, tab in sections:
-        md += [f"## {head}", ""] + _md_table(tab)
+        md += [f"## {head}", ""] + md_table(tab)
     md += ["## Findings (computed from this run)", ""] + [f"- {f}" for f in _unlearned(run) + findings] + ["", "![plot](figures/results.png)", ""]
     (run.path / 'report.md').write_text('\n'.join(md))
 

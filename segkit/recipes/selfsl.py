@@ -14,12 +14,12 @@ from ..models.encoders import get_encoder, Encoder
 from ..metrics.representation import psi_nqc, nqc_random_baseline, knn_accuracy, psi_rqc
 from ..metrics.efficiency import psi_iqc, err
 from ..selfsl.transfer import instance_data, pretrain, finetune, imagenet_encoder, embed_images, stage_cka, random_crops, he_init
-from ..experiments import recipe, Run, register_demo_step
+from ..experiments import recipe, Run, register_demo_step, md_table
 
 # %% auto #0
 __all__ = ['BENCH_FULL', 'BENCH_TINY', 'DEMO_PRETEXT', 'parse_encoder', 'build_encoder', 'get_bench_encoder',
-           'representation_scores', 'iqc_frame', 'iqc_table', 'curve_table', 'md_table', 'selfsl_bench',
-           'write_bench_report', 'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data', 'demo_pretext_step']
+           'representation_scores', 'iqc_frame', 'iqc_table', 'curve_table', 'selfsl_bench', 'write_bench_report',
+           'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data', 'demo_pretext_step']
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #28eb4edf
 def parse_encoder(spec:str) -> tuple:
@@ -130,11 +130,6 @@ def curve_table(df:pd.DataFrame, score:str) -> pd.DataFrame:
     t.columns = [f"{100 * c:g} %" for c in mu.columns]
     t.index = [f"{m} ({mode})" for m, mode in t.index]; t.index.name = 'method (mode)'
     return t
-
-def md_table(t:pd.DataFrame) -> list:
-    "Markdown lines of a table (index as first column)."
-    cols = [t.index.name or ''] + [str(c) for c in t.columns]
-    return ["| " + " | ".join(cols) + " |", "|" + "---:|" * len(cols)] + ["| " + " | ".join(map(str, [i] + list(r))) + " |" for i, r in t.iterrows()] + [""]
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #056a3bb4
 BENCH_FULL = dict(encoder='resnet50', lr=1e-3, methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'],

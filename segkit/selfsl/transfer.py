@@ -15,7 +15,7 @@ from fastai.callback.core import Callback
 from fastai.callback.tracker import SaveModelCallback
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learner.fit_one_cycle)
 from fastai.losses import CrossEntropyLossFlat
-from ..core import normalize_percentile, set_seed, get_rng
+from ..core import normalize_percentile, set_seed, get_rng, center_crop
 from ..data.sources import get_source
 from ..data.block import label_rate_subsets
 from ..models.encoders import ENCODERS, Encoder, register_encoder, get_encoder, encoder_unet
@@ -27,7 +27,7 @@ from ..metrics.instance import aji
 from ..metrics.representation import convergence_step
 
 # %% auto #0
-__all__ = ['instance_data', 'center_crop', 'random_crops', 'EfficientNetEncoder', 'efficientnet_lite0', 'is_lite0_checkpoint',
+__all__ = ['instance_data', 'random_crops', 'EfficientNetEncoder', 'efficientnet_lite0', 'is_lite0_checkpoint',
            'convert_efficientnet_lite0', 'imagenet_encoder', 'convergence_time', 'pretrain', 'he_init', 'transfer_unet',
            'distance_watershed', 'finetune', 'embed_images', 'stage_features', 'stage_cka']
 
@@ -51,12 +51,6 @@ def instance_data(source:str='nuclei', # a registered instance source
         classes, cls_from = np.array(['few', 'mid', 'many'])[np.searchsorted(q, cnt, side='right')], 'object-count tercile'
     return dict(images=imgs, instances=inst, fg=[(m > 0).astype(np.int64) for m in inst], classes=classes,
                 class_from=cls_from, split=np.asarray(ds.split), name=ds.name)
-
-def center_crop(a, size:int|None):
-    "Central `size`² crop of an `(…, H, W)` array (unchanged when `size` is None or larger)."
-    if size is None: return a
-    h, w = a.shape[-2:]; r, c = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return a[..., r:r + size, c:c + size]
 
 def random_crops(images, size:int, n:int, seed:int=0) -> list:
     "`n` seeded random `size`² crops drawn evenly over `images` (a fixed set, e.g. for validation)."
