@@ -4,15 +4,25 @@
 
 # %% ../../nbs/09b_selfsl.dist.ipynb #a03a71af
 from __future__ import annotations
-import tempfile, types
+import json, os, subprocess, sys, tempfile, types
+from contextlib import contextmanager
 from pathlib import Path
+import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
+from torch import nn
+from fastcore.basics import patch
+from fastai.learner import Learner
+from fastai.torch_core import default_device, rank_distrib
+from fastai.distributed import DistributedDL
 from .pretext import PretextTask, Queue, nt_xent, barlow_twins_loss, get_pretext
 from ..models.encoders import get_encoder
 
 # %% auto #0
-__all__ = ['GLOBAL_LOSSES', 'world_size', 'gather_with_grad', 'gather_nograd', 'distributed_task', 'dist_selfcheck']
+__all__ = ['GLOBAL_LOSSES', 'CHECK_TASKS', 'world_size', 'gather_with_grad', 'gather_nograd', 'distributed_task',
+           'dist_selfcheck', 'launched_world', 'process_device', 'distributed', 'is_main_process', 'shared_folder',
+           'shuffled_keys', 'ddp_selfcheck']
 
 # %% ../../nbs/09b_selfsl.dist.ipynb #8af0e318
 def world_size() -> int:
@@ -69,6 +79,9 @@ def distributed_task(task:PretextTask) -> PretextTask:
     if f is not None: task.loss = types.MethodType(lambda self, out, x=None: f(self, out), task)
     for m in task.modules():
         if isinstance(m, Queue): m.push = types.MethodType(_gathered_push, m)
+    if callable(getattr(task, 'keys', None)):
+        keys = task.keys
+        task.keys = lambda v: shuffled_keys(keys, v)
     task.distributed = True
     return task
 
@@ -122,3 +135,136 @@ def dist_selfcheck(world:int=2, n:int=8, d:int=16, queue_size:int=32, seed:int=0
     diff['moco_queue'] = max(float((r['moco']['queue'] - ref['moco']['queue']).abs().max()) for r in res)
     diff['moco_ptr'] = max(int((r['moco']['ptr'] - ref['moco']['ptr']).abs()) for r in res)
     return diff
+
+# %% ../../nbs/09b_selfsl.dist.ipynb #e4bb02fd
+@patch
+def _broadcast(self:DistributedDL, t, rank):
+    "Broadcast the index list `t` from `rank` on the backend's device (fastai's version always uses CUDA)."
+    dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
+    t = torch.tensor(t, dtype=torch.long, device=dev)
+    dist.broadcast(t, rank)
+    return t.cpu().tolist()
+
+def launched_world() -> int:
+    "Number of processes this one was launched with (`WORLD_SIZE` from torchrun / accelerate launch; 1 otherwise)."
+    return int(os.environ.get('WORLD_SIZE', '1'))
+
+def process_device(device=None) -> torch.device:
+    "`device` if given; in a multi-process launch with CUDA `cuda:LOCAL_RANK`; else fastai's default device."
+    if device is not None: return torch.device(device)
+    if launched_world() > 1 and torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0')))
+    return default_device()
+
+@contextmanager
+def distributed(learn:Learner, sync_bn:bool|None=None, # None: SyncBatchNorm on CUDA, per-process batch norm on CPU
+                **kwargs # passed on to fastai's `distrib_ctx` (accelerate's `Accelerator`)
+               ):
+    "Train `learn` under DDP when this process belongs to a multi-process launch; otherwise leave it alone."
+    if launched_world() <= 1: yield learn; return
+    cpu = torch.device(learn.dls.device or 'cpu').type == 'cpu'
+    if sync_bn is None: sync_bn = not cpu
+    if sync_bn and cpu: raise ValueError("`sync_bn`: torch's SyncBatchNorm needs CUDA; on CPU use sync_bn=False (per-process batch norm)")
+    with learn.distrib_ctx(sync_bn=sync_bn, cpu=cpu, **kwargs): yield learn
+
+def is_main_process() -> bool: return rank_distrib() == 0
+
+def shared_folder(path) -> Path:
+    "Rank 0's `path` in every process (a checkpoint folder all of them read); `path` itself in a single process."
+    if world_size() == 1: return Path(path)
+    obj = [str(path)]
+    dist.broadcast_object_list(obj, src=0)
+    return Path(obj[0])
+
+# %% ../../nbs/09b_selfsl.dist.ipynb #85d84a16
+def shuffled_keys(key_fn, v:torch.Tensor) -> torch.Tensor:
+    "`key_fn(v)` computed on a batch shuffled across processes, returned in `v`'s order (MoCo's shuffle BN)."
+    if world_size() == 1: return key_fn(v)
+    allv = gather_nograd(v)
+    perm = torch.randperm(len(allv), device=allv.device) if dist.get_rank() == 0 else torch.empty(len(allv), dtype=torch.long, device=allv.device)
+    dist.broadcast(perm, 0)
+    n, r = len(v), dist.get_rank()
+    k = gather_nograd(key_fn(allv[perm[r * n:(r + 1) * n]]))      # rows of the permuted batch, in permuted order
+    out = torch.empty_like(k); out[perm] = k                      # un-permute: row perm[i] of the batch has key k[i]
+    return out[r * n:(r + 1) * n]
+
+# %% ../../nbs/09b_selfsl.dist.ipynb #b608ae38
+class _FixedViews:
+    "Deterministic views for the check: odd calls return the batch, even calls a contrast change of it."
+    def __init__(self): self.gen, self.i = torch.Generator(), 0
+    def __call__(self, x):
+        self.i += 1
+        return x if self.i % 2 else 1.5 * x - 0.25
+
+def _no_bn(m:nn.Module) -> nn.Module:
+    for name, c in m.named_children():
+        if isinstance(c, nn.modules.batchnorm._BatchNorm): setattr(m, name, nn.Identity())
+        else: _no_bn(c)
+    return m
+
+CHECK_TASKS = dict(autoencoder=dict(widths=(16, 8, 8)), simclr=dict(proj_dim=16), byol=dict(proj_dim=16, hidden=32),
+                   moco=dict(proj_dim=16, queue_size=32), barlow_twins=dict(proj_dim=32, hidden=32),
+                   densecl=dict(proj_dim=16, queue_size=32), detco=dict(proj_dim=16, queue_size=32, grid=2),
+                   fcmae=dict(patch_size=32, decoder_dim=16))
+
+def _check_learner(method, n, bs, seed=0, size=32, wrap=True):
+    from fastai.data.core import Datasets
+    from fastai.optimizer import SGD
+    from .pretext import pretext_learner
+    torch.manual_seed(seed)
+    enc = get_encoder('convnextv2_atto', n_in=1) if method == 'fcmae' else get_encoder('unet', depth=2, base=4)
+    task = _no_bn(get_pretext(method, enc, seed=seed, **CHECK_TASKS[method]))
+    task.aug = _FixedViews()
+    if wrap: task = distributed_task(task)
+    g, s = torch.Generator().manual_seed(seed + 1), size if method != 'fcmae' else 64
+    u = torch.linspace(0, 6.3, s)
+    f = 0.5 + 3 * torch.rand(n, 2, generator=g)                           # images differ in texture frequency and direction
+    x = (torch.sin(f[:, 0, None, None] * u[:, None] + f[:, 1, None, None] * u) + 0.3 * torch.rand(n, s, s, generator=g))[:, None]
+    items = list(range(n))
+    dls = Datasets(items, [lambda i: x[i], lambda i: x[i]], splits=[items, items]).dataloaders(bs=bs, shuffle=False, drop_last=True, device=torch.device('cpu'))
+    return pretext_learner(dls, task, opt_func=SGD, lr=0.05), task
+
+def _state(task): return {k: v.detach().clone().cpu() for k, v in task.state_dict().items()}
+
+def _ddp_check_worker(cfg_path:str):
+    "A torchrun worker: train each method under `distributed()`, save its state per rank."
+    cfg = json.loads(Path(cfg_path).read_text()); torch.set_num_threads(1)
+    for method in cfg['methods']:
+        learn, task = _check_learner(method, cfg['bs'] * launched_world(), cfg['bs'], wrap=cfg['wrap'])
+        with learn.no_bar(), learn.no_logging(), distributed(learn): learn.fit(cfg['steps'], 0.05)
+        torch.save(dict(state=_state(task), loss=float(learn.recorder.losses[-1])), Path(cfg['out']) / f"{method}-rank{rank_distrib()}.pt")
+
+def ddp_selfcheck(methods=('autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'),
+                  world:int=2, bs:int=4, steps:int=3, timeout:int=600,
+                  wrap:bool=True, # False: plain tasks in the workers (local losses and queues) — the check must then fail
+                 ) -> pd.DataFrame:
+    "Train `methods` in `world` torchrun CPU processes and in this one; per method the largest state differences (between ranks, from one process) and of the final loss."
+    bad = [m for m in methods if m not in CHECK_TASKS]
+    if bad: raise KeyError(f"`methods`: no check for {bad}; known: {', '.join(CHECK_TASKS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp) / 'cfg.json'; cfg.write_text(json.dumps(dict(methods=list(methods), bs=bs, steps=steps, out=tmp, wrap=wrap)))
+        env = dict(os.environ, OMP_NUM_THREADS='1', SEGKIT_DDP_CHECK=str(cfg))
+        cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={world}', '-m', 'segkit.selfsl.dist']
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        if p.returncode:
+            errs = [l for l in p.stderr.splitlines() if 'Error' in l and not l.lstrip().startswith('raise')]
+            raise RuntimeError(f"torchrun workers failed (exit {p.returncode}): " + ' | '.join(dict.fromkeys(errs[:6])) + f"\n{p.stderr[-1500:]}")
+        res = {m: [torch.load(Path(tmp) / f'{m}-rank{r}.pt', weights_only=True) for r in range(world)] for m in methods}
+    rows = []
+    for m in methods:
+        st = [r['state'] for r in res[m]]
+        between = max(float((s[k].double() - st[0][k].double()).abs().max()) for s in st[1:] for k in st[0])
+        row = dict(method=m, between_ranks=between, vs_single=np.nan, loss_diff=np.nan, moved=np.nan, n_tensors=len(st[0]))
+        if m != 'fcmae':
+            learn, task = _check_learner(m, bs * world, bs * world)
+            init = _state(task)
+            with learn.no_bar(), learn.no_logging(): learn.fit(steps, 0.05)
+            ref = _state(task)
+            row['vs_single'] = max(float((st[0][k].double() - ref[k].double()).abs().max()) for k in ref)
+            row['moved'] = max(float((init[k].double() - ref[k].double()).abs().max()) for k in ref)   # training changed the state this much
+            row['loss_diff'] = abs(np.mean([r['loss'] for r in res[m]]) - float(learn.recorder.losses[-1]))
+        rows.append(row)
+    df = pd.DataFrame(rows).set_index('method')
+    df.insert(2, 'relative', df['vs_single'] / df['moved'])   # difference from one process, relative to how far training moved the state
+    return df
+
+if __name__ == '__main__' and os.environ.get('SEGKIT_DDP_CHECK'): _ddp_check_worker(os.environ['SEGKIT_DDP_CHECK'])

@@ -256,12 +256,14 @@ class PretextCallback(Callback):
     "Replaces each batch by the task's views (input) and images (target), and steps the momentum networks."
     order = -5
     def __init__(self, task:PretextTask, valid_seed:int=12345): self.task, self.valid_seed = task, valid_seed
-    def before_fit(self): self.total = max(1, self.n_epoch * len(self.dls.train))
+    def before_fit(self): self.total = None
     def before_batch(self):
+        # steps of the whole fit, counted on the loader actually iterated (under DDP: this process's share)
+        if self.training and self.total is None: self.total = max(1, self.n_epoch * len(self.learn.dl))
         x = self.learn.xb[0]
         self.task.check_batch(x)
         self.learn.xb, self.learn.yb = tuple(self.task.views(x)), (x,)
-    def after_step(self): self.task.momentum_step(self.learn.train_iter / self.total)
+    def after_step(self): self.task.momentum_step(self.learn.train_iter / (self.total or 1))
     def before_validate(self):
         self._states = [g.get_state() for g in self.task.generators()]
         for i, g in enumerate(self.task.generators()): g.manual_seed(self.valid_seed + i)
@@ -274,8 +276,8 @@ def pretext_learner(dls, # fastai `DataLoaders` whose first input is the image b
                     amp:str|bool='auto', # mixed precision: 'auto' = on when training on CUDA
                     **kwargs) -> Learner:
     "A fastai `Learner` that trains `task` on the images of `dls`."
-    learn = Learner(dls, task.to(dls.device), loss_func=task.loss, opt_func=opt_func, lr=lr, cbs=[PretextCallback(task)] + list(cbs or []), **kwargs)
-    if amp is True or (amp == 'auto' and dls.device.type == 'cuda'): learn.add_cb(MixedPrecision())
+    learn = Learner(dls, task.to(dls.device or 'cpu'), loss_func=task.loss, opt_func=opt_func, lr=lr, cbs=[PretextCallback(task)] + list(cbs or []), **kwargs)
+    if amp is True or (amp == 'auto' and torch.device(dls.device or 'cpu').type == 'cuda'): learn.add_cb(MixedPrecision())
     return learn
 
 # %% ../../nbs/09_selfsl.pretext.ipynb #d0111943
@@ -346,10 +348,12 @@ class MoCo(_MomentumContrast):
         self.projector = mlp_head(encoder.dim, encoder.dim, proj_dim, bn=False)
         self.key_encoder, self.key_projector = momentum_copy(encoder), momentum_copy(self.projector)
         self.queue = Queue(queue_size, proj_dim, seed)
+    @torch.no_grad()
+    def keys(self, v):
+        "Normalised key embeddings of view `v` (momentum encoder and head; batch-shuffled across processes by `distributed_task`)."
+        return F.normalize(self.key_projector(self.key_encoder.embed(v)), dim=1)
     def forward(self, v1, v2):
-        q = F.normalize(self.projector(self.encoder.embed(v1)), dim=1)
-        with torch.no_grad(): k = F.normalize(self.key_projector(self.key_encoder.embed(v2)), dim=1)
-        return q, k
+        return F.normalize(self.projector(self.encoder.embed(v1)), dim=1), self.keys(v2)
     def loss(self, out, x=None):
         q, k = out
         l = info_nce(q, k, self.queue(), self.temperature)

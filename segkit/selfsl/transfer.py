@@ -15,11 +15,13 @@ from fastai.callback.core import Callback
 from fastai.callback.tracker import SaveModelCallback
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learner.fit_one_cycle)
 from fastai.losses import CrossEntropyLossFlat
+from fastai.torch_core import distrib_barrier
 from ..core import normalize_percentile, set_seed, get_rng, center_crop
 from ..data.sources import get_source
 from ..data.block import label_rate_subsets
 from ..models.encoders import ENCODERS, Encoder, register_encoder, get_encoder, encoder_unet
 from .pretext import get_pretext, pretext_learner
+from .dist import distributed, distributed_task, launched_world, process_device, shared_folder
 from ..learner import seg_dls, seg_learner, predict_masks
 from ..losses import DiceLoss
 from ..metrics.semantic import confusion_matrix, dice_from_confusion
@@ -29,7 +31,8 @@ from ..metrics.representation import convergence_step
 # %% auto #0
 __all__ = ['instance_data', 'random_crops', 'EfficientNetEncoder', 'efficientnet_lite0', 'is_lite0_checkpoint',
            'convert_efficientnet_lite0', 'imagenet_encoder', 'convergence_time', 'pretrain', 'he_init', 'transfer_unet',
-           'distance_watershed', 'finetune', 'embed_images', 'stage_features', 'stage_cka']
+           'distance_watershed', 'finetune', 'embed_images', 'stage_features', 'stage_cka', 'plot_pretext_losses',
+           'crop_neighbours', 'plot_neighbours']
 
 # %% ../../nbs/09a_selfsl.transfer.ipynb #c00e012b
 def instance_data(source:str='nuclei', # a registered instance source
@@ -144,10 +147,11 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
              lr:float=1e-3, seed:int=0, encoder_kw:dict|None=None, task_kw:dict|None=None,
              ckpt_dir=None, # where `SaveModelCallback` keeps the best epoch (default: a temporary folder)
              device=None) -> tuple:
-    "Train `method` on `images`; return the encoder of the epoch with the lowest validation pretext loss and a history dict."
-    set_seed(seed)
+    "Train `method` on `images`; return the encoder of the epoch with the lowest validation pretext loss and a history dict. Under `torchrun`/`accelerate launch` every process trains its share of each batch (DDP)."
+    set_seed(seed); device = process_device(device)
     enc = get_encoder(encoder, **(encoder_kw or {})) if isinstance(encoder, str) else encoder
     task = get_pretext(method, enc, seed=seed, **(task_kw or {}))
+    if launched_world() > 1: task = distributed_task(task)   # global-batch losses, gathered queues, MoCo's shuffle BN
     vimgs = valid_images if valid_images else images
     n_valid = n_valid or 2 * bs
     vcrops = random_crops(vimgs, crop, n_valid - n_valid % bs or bs, seed=seed + 1)
@@ -160,7 +164,10 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
         learn = pretext_learner(dls, task, lr=lr, cbs=[log, SaveModelCallback(monitor='valid_loss', fname=f'pretext-{method}', with_opt=False)],
                                 path=folder, model_dir='.')
         t0 = time.perf_counter()
-        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(epochs, lr)
+        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()), distributed(learn):
+            learn.path = shared_folder(learn.path)          # under DDP: rank 0 saves the best epoch, every rank reloads it
+            learn.fit_one_cycle(epochs, lr)
+            distrib_barrier()
         secs = time.perf_counter() - t0
     vals = np.array([[float(a) for a in v[:2]] for v in learn.recorder.values])
     best = int(np.nanargmin(vals[:, 1]))
@@ -228,7 +235,7 @@ def finetune(encoder:Encoder, # the encoder to transfer (copied)
     if len(te) == 0: te = va
     if len(tr) == 0 or len(te) == 0: raise ValueError("`data`: needs a train split and a test (or valid) split")
     sub = label_rate_subsets(tr, [label_rate], seed=seed)[label_rate]
-    set_seed(seed)
+    set_seed(seed); device = process_device(device)
     model = transfer_unet(encoder, 2, frozen)
     ti, tm = [data['images'][i] for i in sub], [data['fg'][i] for i in sub]
     vsrc = va if len(va) else sub
@@ -236,7 +243,7 @@ def finetune(encoder:Encoder, # the encoder to transfer (copied)
     vm = random_crops([data['fg'][i] for i in vsrc], crop, bs, seed=seed + 7)
     dls = seg_dls((ti, tm), (vi, vm), bs=bs, crop=crop, flip=True, seed=seed, epoch_len=epoch_len, device=device)
     learn = seg_learner(dls, 2, model=model, loss_func=DiceLoss() if loss == 'dice' else CrossEntropyLossFlat(axis=1), metrics=[])
-    with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(epochs, lr)
+    with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()), distributed(learn): learn.fit_one_cycle(epochs, lr)
     imgs = [center_crop(data['images'][i], eval_crop) for i in te]
     _, probs = predict_masks(learn.model, imgs, bs=bs, return_probs=True)
     cm = sum(confusion_matrix((p[1] > thresh).astype(np.int64), center_crop(data['fg'][i], eval_crop), 2) for p, i in zip(probs, te))
@@ -274,3 +281,66 @@ def stage_cka(enc_a:Encoder, enc_b:Encoder, crops:np.ndarray, pool:int=4) -> lis
     fa, fb = stage_features(enc_a, crops, pool), stage_features(enc_b, crops, pool)
     if len(fa) != len(fb): raise ValueError(f"`enc_a`/`enc_b`: {len(fa)} vs {len(fb)} stages; CKA per stage needs the same architecture")
     return [linear_cka(a, b) for a, b in zip(fa, fb)]
+
+# %% ../../nbs/09a_selfsl.transfer.ipynb #ac7f04a0
+def plot_pretext_losses(hists:dict, # method → history from `pretrain` (None entries are skipped)
+                        smooth:int=5):
+    "Figure: normalised training batch losses (running mean over `smooth` batches) and validation loss per epoch, kept epoch starred."
+    import matplotlib.pyplot as plt
+    hists = {m: h for m, h in hists.items() if h}
+    if not hists: raise ValueError("`hists`: no pretext histories to plot")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for m, h in hists.items():
+        bl = np.asarray(h['batch_losses'], np.float64)
+        w = max(1, min(smooth, len(bl)))
+        rm = np.convolve(bl, np.ones(w) / w, mode='valid')
+        a.plot(np.arange(len(rm)) + w - 1, rm / (abs(bl[0]) or 1), label=m, lw=1.2)
+        v = np.asarray(h['epochs']['valid_loss'], np.float64)
+        line, = b.plot(v / (abs(v[0]) or 1), marker='o', ms=3, lw=1.2, label=m)
+        b.plot(h['best_epoch'], v[h['best_epoch']] / (abs(v[0]) or 1), '*', ms=12, color=line.get_color())
+    a.set(xlabel='training batch', ylabel='loss / first batch loss', title='training (running mean)')
+    b.set(xlabel='epoch', ylabel='loss / epoch-0 loss', title='validation (★ kept epoch)')
+    from matplotlib.ticker import MaxNLocator
+    b.xaxis.set_major_locator(MaxNLocator(integer=True)); a.ticklabel_format(useOffset=False); b.ticklabel_format(useOffset=False)
+    b.legend(fontsize=8, ncol=2); fig.tight_layout()
+    return fig
+
+@torch.no_grad()
+def crop_neighbours(encoder:Encoder, images:list, classes=None, # one class per image (default: the image index)
+                    queries=(0,), # indices of the query images
+                    k:int=5, n_crops:int=4, crop:int=64, seed:int=0) -> dict:
+    "For the first crop of each query image, the `k` nearest crops (cosine) of the *other* images: crops, image indices, classes, distances."
+    if not len(images): raise ValueError("`images`: empty")
+    bad = [q for q in queries if not 0 <= q < len(images)]
+    if bad: raise IndexError(f"`queries`: {bad} outside 0..{len(images) - 1}")
+    classes = np.asarray(classes if classes is not None else np.arange(len(images)))
+    crops = np.stack([c[None] for c in random_crops([im for im in images for _ in range(n_crops)], crop, len(images) * n_crops, seed)])
+    owner = np.repeat(np.arange(len(images)), n_crops)
+    was = encoder.training; encoder.eval(); dev = next(encoder.parameters()).device
+    try: z = torch.cat([encoder.embed(torch.from_numpy(crops[i:i + 64]).to(dev)).cpu() for i in range(0, len(crops), 64)])
+    finally: encoder.train(was)
+    z = F.normalize(z.double(), dim=1).numpy()
+    out = dict(query=[], crops=[], image=[], cls=[], dist=[], query_cls=[])
+    for q in queries:
+        qi = q * n_crops
+        d = 1 - z @ z[qi]; d[owner == q] = np.inf              # never the query's own image
+        nn_ = np.argsort(d, kind='stable')[:k]
+        out['query'].append(crops[qi, 0]); out['query_cls'].append(classes[q])
+        out['crops'].append(crops[nn_, 0]); out['image'].append(owner[nn_]); out['cls'].append(classes[owner[nn_]]); out['dist'].append(d[nn_])
+    return out
+
+def plot_neighbours(nb:dict, title:str=''):
+    "Grid from `crop_neighbours`: one row per query (first column), its neighbours to the right, same-class titles in green."
+    import matplotlib.pyplot as plt
+    n, k = len(nb['query']), len(nb['crops'][0])
+    fig, axs = plt.subplots(n, k + 1, figsize=(1.25 * (k + 1), 1.4 * n), squeeze=False)
+    for r in range(n):
+        axs[r, 0].imshow(nb['query'][r], cmap='gray'); axs[r, 0].set_title(f"query: {nb['query_cls'][r]}", fontsize=7, fontweight='bold')
+        for j in range(k):
+            same = nb['cls'][r][j] == nb['query_cls'][r]
+            axs[r, j + 1].imshow(nb['crops'][r][j], cmap='gray')
+            axs[r, j + 1].set_title(f"{nb['cls'][r][j]} {nb['dist'][r][j]:.3f}", fontsize=7, color='green' if same else 'firebrick')
+    for a in axs.flat: a.axis('off')
+    if title: fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
