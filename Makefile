@@ -21,6 +21,8 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python setup.py settings.ini constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@# lightly only for the optional agreement tests (not a dependency): without its own dependencies, as the pretext tests need
+	$(BIN)/python -m pip install -q --no-deps lightly==1.6.0 || echo "WARNING: lightly not installed: its agreement tests will be skipped"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -183,3 +183,27 @@ def test_validation_views_are_fixed():
 def test_too_small_batch_in_learner():
     learn = pretext_learner(_dls(32, n_train=5, n_valid=1, bs=4), get_pretext('barlow_twins', 'resnet18'))
     with pytest.raises(ValueError, match='at least 2'): learn.validate()
+
+# ---- agreement with lightly (optional: `make install` adds it with --no-deps; skipped when it is missing)
+
+def test_barlow_twins_agrees_with_lightly_if_installed():
+    lightly_loss = pytest.importorskip('lightly.loss')
+    z1, z2 = torch.randn(16, 32, generator=G(11)), torch.randn(16, 32, generator=G(12))
+    for lam in (5e-3, 0.05):
+        assert torch.allclose(barlow_twins_loss(z1, z2, lam), lightly_loss.BarlowTwinsLoss(lambda_param=lam)(z1, z2), rtol=1e-5)
+
+def test_byol_loss_agrees_with_lightly_if_installed():
+    "BYOL's normalised MSE is 2 − 2·cos, i.e. 2 + 2·lightly's NegativeCosineSimilarity."
+    lightly_loss = pytest.importorskip('lightly.loss')
+    p, z = torch.randn(6, 8, generator=G(13)), torch.randn(6, 8, generator=G(14))
+    assert torch.allclose(byol_loss(p, z), 2 + 2 * lightly_loss.NegativeCosineSimilarity()(p, z), atol=1e-6)
+
+def test_momentum_agrees_with_lightly_if_installed():
+    utils = pytest.importorskip('lightly.models.utils')
+    sched = pytest.importorskip('lightly.utils.scheduler')
+    n = 11                                                   # lightly's schedule reaches 1 at step n − 1
+    for s in range(n): assert cosine_tau(s / (n - 1)) == pytest.approx(sched.cosine_schedule(s, n, 0.996, 1.0), abs=1e-9)
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    b2 = torch.nn.Linear(3, 2); b2.load_state_dict(b.state_dict())
+    ema_update(a, b, 0.9); utils.update_momentum(a, b2, 0.9)
+    assert all(torch.allclose(x, y) for x, y in zip(b.parameters(), b2.parameters()))

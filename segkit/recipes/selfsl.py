@@ -13,7 +13,8 @@ from ..data.block import label_rate_subsets
 from ..models.encoders import get_encoder, Encoder
 from ..metrics.representation import psi_nqc, nqc_random_baseline, knn_accuracy, psi_rqc
 from ..metrics.efficiency import psi_iqc, err
-from ..selfsl.transfer import instance_data, pretrain, finetune, imagenet_encoder, embed_images, stage_cka, random_crops, he_init
+from ..selfsl.transfer import (instance_data, pretrain, finetune, imagenet_encoder, embed_images, stage_cka, random_crops, he_init,
+                                    plot_pretext_losses, crop_neighbours, plot_neighbours)
 from ..experiments import recipe, Run, register_demo_step, md_table
 
 # %% auto #0
@@ -132,15 +133,28 @@ def curve_table(df:pd.DataFrame, score:str) -> pd.DataFrame:
     return t
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #056a3bb4
+def _bench_pictures(run:Run, cfg, data, encs, hists, rep):
+    "figures/pretext_losses.png and figures/neighbours.png (random init vs the pretext encoder with the highest ψ_NQC)."
+    import matplotlib.pyplot as plt
+    if any(hists.values()): run.save_fig(plot_pretext_losses(hists), 'pretext_losses'); plt.close('all')
+    known = [c for c in dict.fromkeys(data['classes']) if c != 'unknown']
+    if not known: return
+    qs = [int(np.flatnonzero(data['classes'] == c)[0]) for c in known[:4]]
+    pre = [m for m in encs if hists.get(m)]
+    best = max(pre, key=lambda m: rep[m]['psi_nqc']) if pre else None
+    for m in ['random'] + ([best] if best else []):
+        nb_ = crop_neighbours(encs[m], data['images'], data['classes'], queries=qs, k=5, n_crops=2, crop=2 * cfg['crop'], seed=cfg['seed'])
+        run.save_fig(plot_neighbours(nb_, f"{m}: nearest crops of other images (ψ_NQC {rep[m]['psi_nqc']:.2f})"), f'neighbours-{m}'); plt.close('all')
+
 BENCH_FULL = dict(encoder='resnet50', lr=1e-3, methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'],
                   pre_epochs=200, pre_bs=64, pre_epoch_len=2048, crop=256, rates=[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0], seeds=10,
                   epochs=100, bs=8, epoch_len=512, eval_crop=None, embed_crops=8)
 
 @recipe('selfsl-bench', "SelfSLBench: pretext tasks on unlabelled nuclei training images → ψ_NQC (cell line), kNN, ψ_RQC, Δθ, CKA; Dice/AJI⁺ over label rates, frozen and fine-tuned; ψ_IQC with paired t-tests against random init.",
-        quick=dict(methods=['autoencoder', 'simclr'], seeds=2), full=BENCH_FULL,
-        encoder='unet:depth=3,base=8', methods=['autoencoder', 'simclr'], baselines=['random'], imagenet_weights=None,
-        pre_epochs=4, pre_bs=16, pre_epoch_len=64, pre_lr=1e-3, crop=64, modes=['frozen', 'unfrozen'],
-        rates=[0.08, 0.32, 1.0], seeds=2, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3,
+        quick=dict(), full=BENCH_FULL,
+        encoder='unet:depth=3,base=8', methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'], baselines=['random'],
+        imagenet_weights=None, pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, modes=['frozen', 'unfrozen'],
+        rates=[0.08, 0.32, 1.0], seeds=3, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3,
         embed_crops=4, cka_pool=4, iqc_norm='reference')
 def selfsl_bench(run:Run, cfg:dict):
     data = instance_data(cfg['source'] or 'nuclei', cfg['path'])
@@ -151,6 +165,7 @@ def selfsl_bench(run:Run, cfg:dict):
         encs[m], hists[m] = get_bench_encoder(run, cfg, data, m)
         print(f"encoder {m}: " + (f"pretext {hists[m]['seconds']:.0f} s, best epoch {hists[m]['best_epoch']}" if hists[m] else 'baseline'), flush=True)
     rep = {m: run.step(f'repr-{m}', representation_scores, encs[m], data, cfg) for m in encs}
+    _bench_pictures(run, cfg, data, encs, hists, rep)
     cells = _cells(cfg, list(encs))
     rows = []
     for i, (m, mode, r, s) in enumerate(cells):
@@ -217,6 +232,10 @@ def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
     for m in rep:
         find.append(f"{m}: ψ_NQC {rep[m]['psi_nqc']:.2f} vs random expectation {rep[m]['nqc_random']:.2f} ({'above' if rep[m]['psi_nqc'] > rep[m]['nqc_random'] else 'not above'})")
     find.append(f"Supervised reference (He random init, all labels, unfrozen): Dice {ref_res['dice']:.3f}, AJI⁺ {ref_res['aji_plus']:.3f}.")
+    ep0 = [m for m in pre if hists[m]['best_epoch'] == 0 and cfg['pre_epochs'] > 1]
+    if ep0: find.append(f"kept epoch 0 (validation pretext loss never fell below the first epoch's): {', '.join(ep0)} — these encoders are nearly untrained" +
+                        ("; for the queue methods the validation loss is measured against a queue that fills with ever harder negatives, so the rule favours early epochs."
+                         if set(ep0) & {'moco', 'densecl', 'detco'} else "."))
     n_tr = int((data['split'] == 'train').sum())
     md = [f"# SelfSLBench on `{data['name']}`", "",
           f"Run `{run.path.name}`, preset `{cfg['preset']}`, seeds {seeds}, device `{env.get('device')}` ({env.get('device_name', '')}), torch threads {env.get('threads')}.", "",
@@ -235,7 +254,7 @@ def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
            if full else "Each curve normalised by its own score at rate 1 (thesis definition)."), ""] + md_table(ta9) + [
           "## Downstream Dice (%) by label rate", ""] + md_table(curve_table(df, 'dice')) + [
           "## Downstream AJI⁺ (%) by label rate", ""] + md_table(curve_table(df, 'aji_plus')) + [
-          "## Findings (computed from this run)", ""] + [f"- {f}" for f in find] + ["", "![curves](figures/curves.png)", ""]
+          "## Findings (computed from this run)", ""] + [f"- {f}" for f in find] + ["", "![curves](figures/curves.png)", "", "![pretext losses](figures/pretext_losses.png)", ""] + [f"![neighbours {p.stem}](figures/{p.name})\n" for p in sorted((run.path / "figures").glob("neighbours-*.png"))]
     (run.path / 'report.md').write_text('\n'.join(md))
     long = df.melt(id_vars=['method', 'mode', 'rate'], value_vars=['dice', 'aji_plus']).groupby(['method', 'mode', 'rate', 'variable'])['value'].mean().reset_index()
     run.write_metrics(pd.DataFrame(dict(split=long['method'] + '@' + long['mode'] + '@' + long['rate'].map('{:g}'.format), metric=long['variable'], value=long['value'])))
@@ -250,8 +269,8 @@ BENCH_TINY = dict(encoder='unet:depth=2,base=8', methods=['simclr'], pre_epochs=
         quick=dict(), full=dict(method='fcmae', encoders=['convnextv2_atto', 'convnextv2_femto', 'convnextv2_pico', 'convnextv2_nano', 'convnextv2_tiny'],
                                 fractions=[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0], seeds=10, pre_epochs=200, pre_bs=64, pre_epoch_len=2048,
                                 crop=256, epochs=100, epoch_len=512, lr=1e-3, eval_crop=None),
-        method='simclr', encoders=['unet:depth=3,base=4', 'unet:depth=3,base=8'], fractions=[0.25, 1.0], rate=0.32, seeds=2,
-        pre_epochs=4, pre_bs=16, pre_epoch_len=64, pre_lr=1e-3, crop=64, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3)
+        method='simclr', encoders=['unet:depth=3,base=4', 'unet:depth=3,base=8', 'unet:depth=3,base=16'], fractions=[0.25, 0.5, 1.0], rate=0.32, seeds=3,
+        pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3)
 def selfsl_autotune(run:Run, cfg:dict):
     data = instance_data(cfg['source'] or 'nuclei', cfg['path'])
     cfg = dict(cfg, encoder=cfg['encoders'][0])
