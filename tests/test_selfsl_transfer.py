@@ -176,3 +176,18 @@ def test_selfsl_autotune_tiny_run(tmp_path):
     rep = (run.path / 'report.md').read_text()
     assert run.status['state'] == 'complete' and 'Encoder-size sweep' in rep and 'Pretraining-set-size sweep' in rep
     assert len(list((run.path / 'steps').glob('pretext-*.json'))) == 3 and (run.path / 'figures' / 'autotune.png').exists()
+
+def test_queue_methods_select_only_after_the_queue_is_full():
+    "MoCo's validation loss is only compared once the queue holds real keys: ⌈queue / epoch length⌉ epochs in."
+    from segkit.core import synth_blobs
+    from segkit.selfsl.transfer import pretrain, select_from_epoch
+    from segkit.selfsl.pretext import get_pretext
+    from segkit.models.encoders import get_encoder
+    imgs = [a.astype('float32') for a in synth_blobs(8, size=48, seed=0).images]
+    enc, h = pretrain('unet', 'moco', imgs[:6], imgs[6:], epochs=4, bs=8, crop=32, epoch_len=16, encoder_kw=dict(depth=2, base=4),
+                      task_kw=dict(queue_size=32, proj_dim=8))
+    assert h['select_from'] == 2 and h['best_epoch'] >= 2
+    assert h['best_epoch'] == 2 + int(np.argmin(h['epochs']['valid_loss'][2:]))
+    t = get_pretext('simclr', get_encoder('unet', depth=1, base=4))
+    assert select_from_epoch(t, 5, 16) == 0                                   # no queue: every epoch counts
+    assert select_from_epoch(get_pretext('moco', get_encoder('unet', depth=1, base=4), queue_size=1000), 5, 16) == 4   # capped at the last epoch

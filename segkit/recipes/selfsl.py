@@ -40,14 +40,14 @@ def build_encoder(spec:str, seed:int=0) -> Encoder:
     return he_init(get_encoder(name, **kw))
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #5be0cd33
-QUEUE_METHODS = ('moco', 'densecl', 'detco')   # `queue_size` applies to these
+QUEUE_METHODS = ('moco', 'densecl', 'detco')   # `queue_size` and `key_momentum` apply to these
 
 def _pretext_step(run:Run, cfg, data, method, spec=None, images_idx=None, tag=None):
     "Pretrain `method`, save its encoder to checkpoints/, return the history (JSON)."
     spec = spec or cfg['encoder']; tag = tag or method
     tr = np.flatnonzero(data['split'] == 'train') if images_idx is None else np.asarray(images_idx)
     va = np.flatnonzero(data['split'] == 'valid')
-    task_kw = {'queue_size': cfg['queue_size']} if method in QUEUE_METHODS and cfg.get('queue_size') else None
+    task_kw = {k: v for k, v in (('queue_size', cfg.get('queue_size')), ('m', cfg.get('key_momentum'))) if v} if method in QUEUE_METHODS else None
     enc, hist = pretrain(build_encoder(spec, cfg['seed']), method, [data['images'][i] for i in tr], [data['images'][i] for i in va], epochs=cfg['pre_epochs'],
                          bs=cfg['pre_bs'], crop=cfg['crop'], epoch_len=cfg['pre_epoch_len'], lr=cfg['pre_lr'], seed=cfg['seed'],
                          task_kw=task_kw, device=cfg.get('device'))
@@ -151,13 +151,13 @@ def _bench_pictures(run:Run, cfg, data, encs, hists, rep):
 
 BENCH_FULL = dict(encoder='resnet50', lr=1e-3, methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'],
                   pre_epochs=200, pre_bs=64, pre_epoch_len=2048, crop=256, rates=[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0], seeds=10,
-                  epochs=100, bs=8, epoch_len=512, eval_crop=None, embed_crops=8, queue_size=4096)
+                  epochs=100, bs=8, epoch_len=512, eval_crop=None, embed_crops=8, queue_size=4096, key_momentum=0.999)
 
 @recipe('selfsl-bench', "SelfSLBench: pretext tasks on unlabelled nuclei training images → ψ_NQC (cell line), kNN, ψ_RQC, Δθ, CKA; Dice/AJI⁺ over label rates, frozen and fine-tuned; ψ_IQC with paired t-tests against random init.",
         quick=dict(), full=BENCH_FULL,
         encoder='unet:depth=3,base=8', methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'], baselines=['random'],
         imagenet_weights=None, pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, modes=['frozen', 'unfrozen'],
-        queue_size=256, rates=[0.08, 0.32, 1.0], seeds=3, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3,
+        queue_size=256, key_momentum=0.99, rates=[0.08, 0.32, 1.0], seeds=3, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3,
         embed_crops=4, cka_pool=4, iqc_norm='reference')
 def selfsl_bench(run:Run, cfg:dict):
     data = instance_data(cfg['source'] or 'nuclei', cfg['path'])
@@ -273,7 +273,7 @@ BENCH_TINY = dict(encoder='unet:depth=2,base=8', methods=['simclr'], pre_epochs=
                                 fractions=[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0], seeds=10, pre_epochs=200, pre_bs=64, pre_epoch_len=2048,
                                 crop=256, epochs=100, epoch_len=512, lr=1e-3, eval_crop=None),
         method='simclr', encoders=['unet:depth=3,base=4', 'unet:depth=3,base=8', 'unet:depth=3,base=16'], fractions=[0.25, 0.5, 1.0], rate=0.32, seeds=3,
-        pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3, queue_size=256)
+        pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3, queue_size=256, key_momentum=0.99)
 def selfsl_autotune(run:Run, cfg:dict):
     data = instance_data(cfg['source'] or 'nuclei', cfg['path'])
     cfg = dict(cfg, encoder=cfg['encoders'][0])

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/09a_selfsl.transfer.ipynb #b5b57c02
 from __future__ import annotations
-import contextlib, copy, io, tempfile, time
+import contextlib, copy, io, math, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -30,9 +30,9 @@ from ..metrics.representation import convergence_step
 
 # %% auto #0
 __all__ = ['instance_data', 'random_crops', 'EfficientNetEncoder', 'efficientnet_lite0', 'is_lite0_checkpoint',
-           'convert_efficientnet_lite0', 'imagenet_encoder', 'convergence_time', 'pretrain', 'he_init', 'transfer_unet',
-           'distance_watershed', 'finetune', 'embed_images', 'stage_features', 'stage_cka', 'plot_pretext_losses',
-           'crop_neighbours', 'plot_neighbours']
+           'convert_efficientnet_lite0', 'imagenet_encoder', 'select_from_epoch', 'convergence_time', 'pretrain',
+           'he_init', 'transfer_unet', 'distance_watershed', 'finetune', 'embed_images', 'stage_features', 'stage_cka',
+           'plot_pretext_losses', 'crop_neighbours', 'plot_neighbours']
 
 # %% ../../nbs/09a_selfsl.transfer.ipynb #c00e012b
 def instance_data(source:str='nuclei', # a registered instance source
@@ -131,6 +131,17 @@ class _BatchLog(Callback):
 
 def _trainable(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
+class _SaveBestFrom(SaveModelCallback):
+    "`SaveModelCallback` that only compares epochs from `start_epoch` on (earlier validation losses are not comparable)."
+    def __init__(self, start_epoch:int=0, **kwargs): super().__init__(**kwargs); self.start_epoch = start_epoch
+    def after_epoch(self):
+        if self.epoch >= self.start_epoch: super().after_epoch()
+
+def select_from_epoch(task, epochs:int, epoch_len:int) -> int:
+    "First epoch whose validation loss is comparable: for queue methods, the first after the queue holds only real keys."
+    q = getattr(task, 'queue_size', 0) or 0
+    return min(epochs - 1, math.ceil(q / max(1, epoch_len))) if q else 0
+
 def convergence_time(losses, times) -> float:
     "Seconds until the batch loss converged (`convergence_step`, window and patience scaled to the run's length)."
     n = len(losses)
@@ -147,7 +158,7 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
              lr:float=1e-3, seed:int=0, encoder_kw:dict|None=None, task_kw:dict|None=None,
              ckpt_dir=None, # where `SaveModelCallback` keeps the best epoch (default: a temporary folder)
              device=None) -> tuple:
-    "Train `method` on `images`; return the encoder of the epoch with the lowest validation pretext loss and a history dict. Under `torchrun`/`accelerate launch` every process trains its share of each batch (DDP)."
+    "Train `method` on `images`; return the encoder of the epoch with the lowest validation pretext loss (queue methods: once the queue is full of real keys) and a history dict. Under `torchrun`/`accelerate launch` every process trains its share of each batch (DDP)."
     set_seed(seed); device = process_device(device)
     enc = get_encoder(encoder, **(encoder_kw or {})) if isinstance(encoder, str) else encoder
     task = get_pretext(method, enc, seed=seed, **(task_kw or {}))
@@ -159,9 +170,10 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
     dls = seg_dls((list(images), dummy(images)), (vcrops, dummy(vcrops)), bs=bs, crop=crop, flip=False, seed=seed,
                   epoch_len=epoch_len or 4 * len(images), device=device)
     log = _BatchLog()
+    start = select_from_epoch(task, epochs, epoch_len or 4 * len(images))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(ckpt_dir or tmp); folder.mkdir(parents=True, exist_ok=True)
-        learn = pretext_learner(dls, task, lr=lr, cbs=[log, SaveModelCallback(monitor='valid_loss', fname=f'pretext-{method}', with_opt=False)],
+        learn = pretext_learner(dls, task, lr=lr, cbs=[log, _SaveBestFrom(start, monitor='valid_loss', fname=f'pretext-{method}', with_opt=False)],
                                 path=folder, model_dir='.')
         t0 = time.perf_counter()
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()), distributed(learn):
@@ -170,9 +182,9 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
             distrib_barrier()
         secs = time.perf_counter() - t0
     vals = np.array([[float(a) for a in v[:2]] for v in learn.recorder.values])
-    best = int(np.nanargmin(vals[:, 1]))
+    best = start + int(np.nanargmin(vals[start:, 1]))
     hist = dict(method=method, encoder=enc.name, epochs=pd.DataFrame(dict(epoch=range(len(vals)), train_loss=vals[:, 0], valid_loss=vals[:, 1])).to_dict('list'),
-                best_epoch=best, best_valid_loss=float(vals[best, 1]), batch_losses=log.losses, batch_times=log.times, seconds=secs,
+                best_epoch=best, select_from=start, best_valid_loss=float(vals[best, 1]), batch_losses=log.losses, batch_times=log.times, seconds=secs,
                 converge_seconds=convergence_time(log.losses, log.times), added_params=_trainable(task) - _trainable(enc), min_bs=task.min_bs)
     task.encoder.eval()
     return task.encoder, hist
