@@ -276,8 +276,9 @@ def pretext_learner(dls, # fastai `DataLoaders` whose first input is the image b
                     amp:str|bool='auto', # mixed precision: 'auto' = on when training on CUDA
                     **kwargs) -> Learner:
     "A fastai `Learner` that trains `task` on the images of `dls`."
-    learn = Learner(dls, task.to(dls.device or 'cpu'), loss_func=task.loss, opt_func=opt_func, lr=lr, cbs=[PretextCallback(task)] + list(cbs or []), **kwargs)
-    if amp is True or (amp == 'auto' and torch.device(dls.device or 'cpu').type == 'cuda'): learn.add_cb(MixedPrecision())
+    dev = torch.device(dls.device or 'cpu')
+    learn = Learner(dls, task.to(dev), loss_func=task.loss, opt_func=opt_func, lr=lr, cbs=[PretextCallback(task)] + list(cbs or []), **kwargs)
+    if amp is True or (amp == 'auto' and dev.type == 'cuda'): learn.add_cb(MixedPrecision())
     return learn
 
 # %% ../../nbs/09_selfsl.pretext.ipynb #d0111943

@@ -164,13 +164,13 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
     task = get_pretext(method, enc, seed=seed, **(task_kw or {}))
     if launched_world() > 1: task = distributed_task(task)   # global-batch losses, gathered queues, MoCo's shuffle BN
     vimgs = valid_images if valid_images else images
-    n_valid = n_valid or 2 * bs
+    n_valid, epoch_len = n_valid or 2 * bs, epoch_len or 4 * len(images)
     vcrops = random_crops(vimgs, crop, n_valid - n_valid % bs or bs, seed=seed + 1)
     dummy = lambda ims: [np.zeros(a.shape[-2:], np.int64) for a in ims]
     dls = seg_dls((list(images), dummy(images)), (vcrops, dummy(vcrops)), bs=bs, crop=crop, flip=False, seed=seed,
-                  epoch_len=epoch_len or 4 * len(images), device=device)
+                  epoch_len=epoch_len, device=device)
     log = _BatchLog()
-    start = select_from_epoch(task, epochs, epoch_len or 4 * len(images))
+    start = select_from_epoch(task, epochs, epoch_len)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(ckpt_dir or tmp); folder.mkdir(parents=True, exist_ok=True)
         learn = pretext_learner(dls, task, lr=lr, cbs=[log, _SaveBestFrom(start, monitor='valid_loss', fname=f'pretext-{method}', with_opt=False)],
