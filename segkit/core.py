@@ -4,16 +4,20 @@
 
 # %% ../nbs/00_core.ipynb #8bd31777
 from __future__ import annotations
-import random
+import random, hashlib
+from contextlib import contextmanager
 from typing import NamedTuple, Sequence
 import numpy as np
 import torch
+from torch import nn
 from scipy import ndimage as ndi
 
 # %% auto #0
-__all__ = ['SHAPE_CODES', 'check_image', 'check_label_map', 'check_pair', 'to_foreground', 'relabel_sequential', 'n_instances',
-           'instance_sizes', 'one_hot', 'image_labels', 'normalize_percentile', 'center_crop', 'get_rng', 'set_seed',
-           'default_device', 'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs']
+__all__ = ['SEMANTIC', 'INSTANCE', 'CLASSIFICATION', 'UNLABELLED', 'TASKS', 'TRAIN', 'VALID', 'TEST', 'SPLITS', 'SHAPE_CODES',
+           'check_image', 'check_label_map', 'check_pair', 'check_choice', 'to_foreground', 'relabel_sequential',
+           'n_instances', 'instance_sizes', 'one_hot', 'image_labels', 'normalize_percentile', 'center_crop', 'get_rng',
+           'set_seed', 'default_device', 'stream_seed', 'seed_streams', 'torch_seeded', 'model_device', 'eval_mode',
+           'ema_update', 'momentum_copy', 'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs']
 
 # %% ../nbs/00_core.ipynb #3476b219
 def _shape_err(name, what, got): return ValueError(f"`{name}`: expected {what}, got {got}")
@@ -52,6 +56,24 @@ def check_pair(img, lbl, img_name:str='image', lbl_name:str='label', **kwargs) -
     if a.shape[-2:] != l.shape:
         raise ValueError(f"`{img_name}` and `{lbl_name}`: spatial shapes differ, {a.shape[-2:]} vs {l.shape}")
     return a, l
+
+# %% ../nbs/00_core.ipynb #390415b2
+#: image (B, C, H, W) float32; target (B, H, W) int64 class codes 0..K-1
+SEMANTIC = 'semantic'
+#: image (B, C, H, W); target (B, H, W) int64 instance ids, 0 = background, ids need not be contiguous
+INSTANCE = 'instance'
+#: image (B, C, H, W); target (B, K) float32 multi-hot image-level labels
+CLASSIFICATION = 'classification'
+#: image (B, C, H, W); no target (pretext training, pseudo-labelling pools)
+UNLABELLED = 'unlabelled'
+TASKS = (SEMANTIC, INSTANCE, CLASSIFICATION, UNLABELLED)
+TRAIN, VALID, TEST = 'train', 'valid', 'test'
+SPLITS = (TRAIN, VALID, TEST)
+
+def check_choice(value, choices, name:str): # the argument's name, used in the error message
+    "Return `value` if it is one of `choices`, else raise a `ValueError` naming `name` and the choices."
+    if value not in choices: raise ValueError(f"`{name}`: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
 
 # %% ../nbs/00_core.ipynb #319a5014
 def to_foreground(lbl) -> np.ndarray:
@@ -136,6 +158,63 @@ def default_device(device:str|torch.device|None=None, # `None`/`'auto'`: CUDA if
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError(f"`device`: {device!r} was requested but CUDA is not available on this machine")
     return dev
+
+# %% ../nbs/00_core.ipynb #6756d1d4
+def _name_key(name:str) -> int: return int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:4], 'little')
+
+def stream_seed(seed:int, # the user's seed
+                *names:str, # the stream's name, and optionally sub-names (e.g. a step's id)
+               ) -> int:
+    "An integer seed for the named stream of `seed`, independent of every other name."
+    if not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"`seed`: expected a non-negative int, got {seed!r}")
+    ss = np.random.SeedSequence(int(seed), spawn_key=tuple(_name_key(n) for n in names))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+def seed_streams(seed:int, *names:str) -> dict[str, np.random.Generator]:
+    "One independent NumPy `Generator` per name, all derived from `seed`."
+    return {n: np.random.default_rng(stream_seed(seed, n)) for n in names}
+
+@contextmanager
+def torch_seeded(seed:int): # an integer seed, e.g. from `stream_seed`
+    "Seed torch's CPU (and current CUDA) generator inside the block and restore the caller's state after it."
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+# %% ../nbs/00_core.ipynb #53203710
+def model_device(model:nn.Module) -> torch.device:
+    "The device of the model's first parameter (or buffer); CPU for a parameter-free model."
+    for t in model.parameters(): return t.device
+    for t in model.buffers(): return t.device
+    return torch.device('cpu')
+
+@contextmanager
+def eval_mode(model:nn.Module, no_grad:bool=True): # also switch off autograd inside the block
+    "Put `model` in evaluation mode inside the block and restore every submodule's previous mode after it."
+    modes = [m.training for m in model.modules()]
+    model.eval()
+    try:
+        with torch.set_grad_enabled(not no_grad and torch.is_grad_enabled()): yield model
+    finally:
+        for m, t in zip(model.modules(), modes): m.training = t
+
+# %% ../nbs/00_core.ipynb #020b6856
+@torch.no_grad()
+def ema_update(online:nn.Module, # the network being trained
+               target:nn.Module, # its moving average, updated in place
+               tau:float): # momentum: 0 copies `online`, 1 keeps `target`
+    "target ← τ·target + (1 − τ)·online for parameters; buffers (batch-norm statistics) are copied."
+    if not 0 <= tau <= 1: raise ValueError(f"`tau`: expected a momentum in [0, 1], got {tau}")
+    for po, pt in zip(online.parameters(), target.parameters()): pt.mul_(tau).add_(po.detach(), alpha=1 - tau)
+    for bo, bt in zip(online.buffers(), target.buffers()): bt.copy_(bo)
+
+def momentum_copy(m:nn.Module) -> nn.Module:
+    "A copy of `m` that receives no gradients (a momentum / target network)."
+    import copy
+    t = copy.deepcopy(m)
+    for p in t.parameters(): p.requires_grad_(False)
+    return t
 
 # %% ../nbs/00_core.ipynb #e73fb3f2
 class SynthSet(NamedTuple):
