@@ -43,8 +43,9 @@ class Registry:
                  providers:Iterable[str]=(), # modules imported on the first miss (own layer or below)
                  normalize:Callable[[str], str]|None=None, # key normalisation, e.g. case/dash-insensitive names
                  base:type|None=None, # if given, entries must be subclasses of `base`
+                 smoke:Callable[[str, Any], Any]|None=None, # `smoke(name, obj)` builds/runs one entry on a tiny input (conformance tests)
                 ):
-        self.kind, self.providers, self.base = kind, tuple(providers), base
+        self.kind, self.providers, self.base, self.smoke = kind, tuple(providers), base, smoke
         self.normalize = normalize or _plain
         self._entries: dict[str, Entry] = {}
         self._loaded = False
@@ -92,6 +93,10 @@ class Registry:
     def build(self, name, *args, **kwargs):
         "Call the thing registered as `name` with the given arguments (an instance, a loss, a dataset …)."
         return self[name](*args, **kwargs)
+    def check(self, name):
+        "Build/run the entry `name` on a tiny input with the registry's `smoke` function (None without one)."
+        e = self.entry(name)
+        return None if self.smoke is None else self.smoke(e.name, e.obj)
     def help(self, name) -> str: return self.entry(name).help
     def meta(self, name) -> dict: return self.entry(name).meta
     def names(self) -> list[str]:
