@@ -124,6 +124,17 @@ def test_batch_equals_single_images(name):
     one = torch.cat([cam(x[i:i + 1]) for i in range(3)])
     assert torch.allclose(full, one, atol=1e-4)
 
+def test_channel_score_template_is_a_few_lines_per_method():
+    "A new per-channel perturbation method is `score_chunk` + `channel_weights` on `_ChannelScoreCAM`."
+    from segkit.explain.cams import _ChannelScoreCAM, ScoreCAM
+    class KeepOnlyCAM(_ChannelScoreCAM):                     # score the image masked to one channel's map, raw scores as weights
+        def score_chunk(self, x, a, ks, scorer): return ScoreCAM.score_chunk(self, x, a, ks, scorer)
+        def channel_weights(self, s, y): return s
+    m, x = tiny(), X(B=2)
+    maps = [KeepOnlyCAM(m, batch_size=bs)(x, 1) for bs in (1, 3, 64)]   # chunk sizes 1, 1 and all channels
+    assert maps[0].shape == (2, 16, 20) and all(torch.allclose(maps[0], o, atol=1e-6) for o in maps[1:])
+    assert count_hooks(m) == 0
+
 # ---------------------------------------------------------------- reference computations
 
 def test_gradcam_by_hand():
