@@ -52,6 +52,43 @@ def test_registry_lists_all_methods_and_errors_helpfully():
     with pytest.raises(KeyError, match='known: .*hirescam'): get_cam('nocam')
     with pytest.raises(TypeError): register_cam('x')(int)
 
+def test_registry_is_a_registry_and_rerunning_a_registration_replaces():
+    from segkit.registry import Registry, UnknownName
+    from segkit.explain.cams import CAMS
+    assert isinstance(CAMS, Registry) and CAMS.names() == list_cams()
+    with pytest.raises(UnknownName, match="`method`: unknown CAM method 'nocam'"): get_cam('nocam')
+    def define():                                  # the same cell, run twice: two class objects, one qualified name
+        class TmpCAM(GradCAM): "A temporary method."
+        return TmpCAM
+    try:
+        a = register_cam('tmp-cam')(define()); b = register_cam('tmp-cam')(define())
+        assert a is not b and get_cam('tmpcam') is b and b.name == 'tmp-cam'
+        class OtherCAM(GradCAM): pass
+        with pytest.raises(ValueError, match='already registered'): register_cam('tmp_cam')(OtherCAM)
+    finally: CAMS._entries.pop('tmpcam', None)
+    assert 'tmpcam' not in list_cams()
+
+@pytest.mark.parametrize('name', list_cams())
+def test_every_cam_passes_the_registry_smoke_check(name):
+    from segkit.explain.cams import CAMS
+    assert CAMS.check(name).shape == (2, 16, 16)
+
+def test_mask_methods_registry():
+    from segkit.registry import Registry
+    from segkit.explain.masks import MASK_METHODS
+    assert isinstance(MASK_METHODS, Registry) and MASK_METHODS.names() == ['crf', 'otsu', 'threshold']
+    for n in MASK_METHODS:
+        assert MASK_METHODS.check(n).dtype == bool and MASK_METHODS.help(n)
+    assert MASK_METHODS.meta('crf')['needs_image'] and not MASK_METHODS.meta('otsu')['needs_image']
+    c = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    np.testing.assert_array_equal(MASK_METHODS['threshold'](c, None, thresh=0.3), threshold_mask(c, 0.3))
+    np.testing.assert_array_equal(MASK_METHODS['otsu'](c), otsu_mask(c))
+
+def test_model_device_is_the_core_one():
+    from segkit.explain import cams
+    from segkit.core import model_device
+    assert cams.model_device is model_device and 'model_device' in cams.__all__
+
 @pytest.mark.parametrize('name', list_cams())
 def test_shapes_range_and_hooks_removed(name):
     m, x = tiny(), X(H=16, W=20)
@@ -86,6 +123,17 @@ def test_batch_equals_single_images(name):
     full = cam(x)                                                   # default target: predicted class per image
     one = torch.cat([cam(x[i:i + 1]) for i in range(3)])
     assert torch.allclose(full, one, atol=1e-4)
+
+def test_channel_score_template_is_a_few_lines_per_method():
+    "A new per-channel perturbation method is `score_chunk` + `channel_weights` on `_ChannelScoreCAM`."
+    from segkit.explain.cams import _ChannelScoreCAM, ScoreCAM
+    class KeepOnlyCAM(_ChannelScoreCAM):                     # score the image masked to one channel's map, raw scores as weights
+        def score_chunk(self, x, a, ks, scorer): return ScoreCAM.score_chunk(self, x, a, ks, scorer)
+        def channel_weights(self, s, y): return s
+    m, x = tiny(), X(B=2)
+    maps = [KeepOnlyCAM(m, batch_size=bs)(x, 1) for bs in (1, 3, 64)]   # chunk sizes 1, 1 and all channels
+    assert maps[0].shape == (2, 16, 20) and all(torch.allclose(maps[0], o, atol=1e-6) for o in maps[1:])
+    assert count_hooks(m) == 0
 
 # ---------------------------------------------------------------- reference computations
 

@@ -10,37 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+from ..core import model_device, torch_seeded
+from ..registry import Registry, UnknownName
 
 # %% auto #0
-__all__ = ['CAMS', 'register_cam', 'list_cams', 'get_cam', 'SegTarget', 'conv_layers', 'resolve_layer', 'count_hooks',
-           'forward_hooks', 'capture_activations', 'model_device', 'upsample_cams', 'normalize_cams', 'CAM', 'GradCAM',
-           'HiResCAM', 'GradCAMPlusPlus', 'LayerCAM', 'ScoreCAM', 'AblationCAM', 'EigenCAM', 'Occlusion',
-           'GuidedGradCAM', 'gaussian_smooth', 'logistic', 'SmoothGuidedGradCAM', 'ensemble_cam']
-
-# %% ../../nbs/11_explain.cams.ipynb #132220b5
-CAMS: dict = {}
-
-def _key(name) -> str: return str(name).lower().replace('-', '').replace('_', '').replace(' ', '')
-
-def register_cam(name:str): # the method's name, e.g. 'gradcam'
-    "Class decorator: register a `CAM` subclass under `name`."
-    def deco(cls):
-        if not (isinstance(cls, type) and issubclass(cls, CAM)): raise TypeError(f"register_cam({name!r}): expected a CAM subclass, got {cls!r}")
-        k = _key(name)
-        if k in CAMS and CAMS[k] is not cls: raise ValueError(f"CAM method {name!r} is already registered as {CAMS[k].__name__}")
-        cls.name, CAMS[k] = name, cls
-        return cls
-    return deco
-
-def list_cams() -> list:
-    "Names of the registered CAM methods."
-    return sorted(c.name for c in CAMS.values())
-
-def get_cam(name): # a registered name, or a `CAM` subclass (returned as is)
-    "The CAM class registered as `name`."
-    if isinstance(name, type) and issubclass(name, CAM): return name
-    if _key(name) not in CAMS: raise KeyError(f"`method`: unknown CAM method {name!r}; known: {', '.join(list_cams())}")
-    return CAMS[_key(name)]
+__all__ = ['CAMS', 'SegTarget', 'conv_layers', 'resolve_layer', 'count_hooks', 'forward_hooks', 'capture_activations',
+           'upsample_cams', 'normalize_cams', 'CAM', 'register_cam', 'list_cams', 'get_cam', 'GradCAM', 'HiResCAM',
+           'GradCAMPlusPlus', 'LayerCAM', 'ScoreCAM', 'AblationCAM', 'EigenCAM', 'Occlusion', 'GuidedGradCAM',
+           'gaussian_smooth', 'logistic', 'SmoothGuidedGradCAM', 'ensemble_cam', 'model_device']
 
 # %% ../../nbs/11_explain.cams.ipynb #c525b9c0
 class SegTarget:
@@ -140,11 +117,7 @@ def capture_activations(layers:dict): # {name: module}
     with forward_hooks({m: rec(n) for n, m in layers.items()}): yield acts
 
 # %% ../../nbs/11_explain.cams.ipynb #3e02b8ea
-def model_device(model:nn.Module) -> torch.device:
-    "The device of the model's first parameter (or buffer); CPU for a parameter-free model."
-    for t in model.parameters(): return t.device
-    for t in model.buffers(): return t.device
-    return torch.device('cpu')
+_all_ = ['model_device']   # moved to `segkit.core`; still importable from here
 
 def upsample_cams(raw:torch.Tensor, size) -> torch.Tensor:
     "Bilinear resize of maps `(B, h, w)` to `size` = `(H, W)`."
@@ -212,6 +185,41 @@ class CAM:
         for n, gi in zip(layers, g):
             if not torch.isfinite(gi).all(): raise ValueError(f"NaN/inf gradients at layer {n!r}")
         return [t.detach() for t in a], [gi.detach() for gi in g], scores.detach()
+
+# %% ../../nbs/11_explain.cams.ipynb #132220b5
+def _key(name) -> str: return str(name).lower().replace('-', '').replace('_', '').replace(' ', '')
+
+def _smoke_cam(name:str, cls) -> torch.Tensor:
+    "Maps of class 1 of a tiny random classifier on two 16×16 images, computed with `cls`; checks shape and range."
+    with torch_seeded(0):
+        net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
+                            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+        x = torch.rand(2, 1, 16, 16)
+    m = cls(net)(x, target=1)
+    if tuple(m.shape) != (2, 16, 16) or not (0 <= m.min() and m.max() <= 1):
+        raise AssertionError(f"CAM method {name!r}: expected maps (2, 16, 16) in [0, 1], got {tuple(m.shape)} in {m.min():.3g}..{m.max():.3g}")
+    return m
+
+CAMS = Registry('CAM method', normalize=_key, base=CAM, smoke=_smoke_cam)
+
+def register_cam(name:str): # the method's name, e.g. 'gradcam'
+    "Class decorator: register a `CAM` subclass under `name` (re-running the defining cell replaces the entry)."
+    def deco(cls):
+        if not (isinstance(cls, type) and issubclass(cls, CAM)): raise TypeError(f"register_cam({name!r}): expected a CAM subclass, got {cls!r}")
+        CAMS.register(name)(cls)
+        cls.name = name
+        return cls
+    return deco
+
+def list_cams() -> list:
+    "Names of the registered CAM methods."
+    return CAMS.names()
+
+def get_cam(name): # a registered name, or a `CAM` subclass (returned as is)
+    "The CAM class registered as `name`."
+    if isinstance(name, type) and issubclass(name, CAM): return name
+    try: return CAMS[name]
+    except UnknownName as e: raise UnknownName(f"`method`: {e}") from None
 
 # %% ../../nbs/11_explain.cams.ipynb #8e74ca80
 @register_cam('gradcam')
@@ -282,36 +290,44 @@ def _chunks(K, B, batch_size):
     k = max(1, batch_size // B)
     return [list(range(i, min(K, i + k))) for i in range(0, K, k)]
 
-@register_cam('scorecam')
-class ScoreCAM(CAM):
-    "Score-CAM: weights = softmax over channels of the scores of the image masked by each upsampled activation map."
-    def compute(self, x, scorer):
-        (a,), _, _ = self._acts_grads(x, scorer, grads=False)
-        B, K = a.shape[:2]
-        s = torch.empty(B, K, device=x.device)
-        with torch.no_grad():
-            for ks in _chunks(K, B, self.batch_size):          # masks of one chunk at a time: memory O(batch_size·H·W)
-                h = normalize_cams(upsample_cams(a[:, ks].transpose(0, 1).flatten(0, 1), x.shape[-2:]))   # row r ↔ image r % B
-                xm = h[:, None] * x.repeat(len(ks), 1, 1, 1)                                              # (k·B, C, H, W)
-                s[:, ks] = scorer(self.model(xm)).view(len(ks), B).T
-        return (s.softmax(1)[:, :, None, None] * a).sum(1)
-
-@register_cam('ablationcam')
-class AblationCAM(CAM):
-    "Ablation-CAM: weights = relative drop of the score when a channel of the target layer is zeroed."
+class _ChannelScoreCAM(CAM):
+    "Template of perturbation methods that score the target once per channel of the target layer, in chunks."
+    def score_chunk(self, x, a, ks:list, scorer) -> torch.Tensor:
+        "Scores `(len(ks)·B,)` of the images perturbed for channels `ks` (row r belongs to image r % B)."
+        raise NotImplementedError
+    def channel_weights(self, s, y) -> torch.Tensor:
+        "Weights `(B, K)` from the perturbed scores `s` `(B, K)` and the clean scores `y` `(B,)`."
+        raise NotImplementedError
     def compute(self, x, scorer):
         (a,), _, y = self._acts_grads(x, scorer, grads=False)
         B, K = a.shape[:2]
-        drop = torch.empty(B, K, device=x.device)
-        for ks in _chunks(K, B, self.batch_size):
-            def ablate(mod, inp, out, ks=ks):
-                out = out.clone(); v = out.view(len(ks), B, *out.shape[1:])
-                for i, k in enumerate(ks): v[i, :, k] = 0
-                return out
-            with torch.no_grad(), forward_hooks({self.layer: ablate}):
-                drop[:, ks] = scorer(self.model(x.repeat(len(ks), 1, 1, 1))).view(len(ks), B).T
+        s = torch.empty(B, K, device=x.device)
+        with torch.no_grad():
+            for ks in _chunks(K, B, self.batch_size):          # one chunk at a time: memory O(batch_size·H·W)
+                s[:, ks] = self.score_chunk(x, a, ks, scorer).view(len(ks), B).T
+        return (self.channel_weights(s, y)[:, :, None, None] * a).sum(1)
+
+@register_cam('scorecam')
+class ScoreCAM(_ChannelScoreCAM):
+    "Score-CAM: weights = softmax over channels of the scores of the image masked by each upsampled activation map."
+    def score_chunk(self, x, a, ks, scorer):
+        h = normalize_cams(upsample_cams(a[:, ks].transpose(0, 1).flatten(0, 1), x.shape[-2:]))   # row r ↔ image r % B
+        return scorer(self.model(h[:, None] * x.repeat(len(ks), 1, 1, 1)))                         # masked images (k·B, C, H, W)
+    def channel_weights(self, s, y): return s.softmax(1)
+
+@register_cam('ablationcam')
+class AblationCAM(_ChannelScoreCAM):
+    "Ablation-CAM: weights = relative drop of the score when a channel of the target layer is zeroed."
+    def score_chunk(self, x, a, ks, scorer):
+        B = len(x)
+        def ablate(mod, inp, out):
+            out = out.clone(); v = out.view(len(ks), B, *out.shape[1:])
+            for i, k in enumerate(ks): v[i, :, k] = 0
+            return out
+        with forward_hooks({self.layer: ablate}): return scorer(self.model(x.repeat(len(ks), 1, 1, 1)))
+    def channel_weights(self, s, y):
         yc = torch.where(y.abs() > 1e-8, y, torch.full_like(y, 1e-8))[:, None]
-        return (((yc - drop) / yc)[:, :, None, None] * a).sum(1)
+        return (yc - s) / yc
 
 @register_cam('eigencam')
 class EigenCAM(CAM):

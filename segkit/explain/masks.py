@@ -8,6 +8,7 @@ from functools import reduce
 import numpy as np
 import torch
 from ..metrics.semantic import confusion_matrix, dice_from_confusion
+from ..registry import Registry, UnknownName
 
 # %% auto #0
 __all__ = ['MASK_METHODS', 'threshold_mask', 'otsu_mask', 'crf_refine', 'crf_mask', 'cams_to_masks', 'dice', 'pixel_to_map',
@@ -70,19 +71,42 @@ def crf_mask(cam, image, **kwargs) -> np.ndarray:
     "Binary mask of the dense CRF (`crf_refine`'s foreground marginal > 1/2)."
     return crf_refine(cam, image, **kwargs) > 0.5
 
-MASK_METHODS = {'crf': crf_mask, 'otsu': lambda cam, image=None, **kw: otsu_mask(cam, **kw),
-                'threshold': lambda cam, image=None, **kw: threshold_mask(cam, **kw)}
+def _smoke_mask(name:str, fn) -> np.ndarray:
+    "The mask of a smooth 16×16 disk-shaped map, with the map itself as the guidance image; checks shape and type."
+    yy, xx = np.mgrid[:16, :16]
+    cam = np.clip(1 - ((yy - 7.5) ** 2 + (xx - 7.5) ** 2) / 40, 0, 1).astype(np.float32)
+    m = np.asarray(fn(cam, cam))
+    if m.shape != (16, 16) or m.dtype != bool: raise AssertionError(f"mask method {name!r}: expected a bool (16, 16) mask, got {m.dtype} {m.shape}")
+    return m
+
+MASK_METHODS = Registry('mask method', smoke=_smoke_mask)
+
+@MASK_METHODS.register('crf', needs_image=True)
+def _crf(cam, image, **kwargs) -> np.ndarray:
+    "Dense CRF guided by the image (`crf_mask`)."
+    return crf_mask(cam, image, **kwargs)
+
+@MASK_METHODS.register('otsu', needs_image=False)
+def _otsu(cam, image=None, **kwargs) -> np.ndarray:
+    "Otsu's threshold of the map (`otsu_mask`); the image is not used."
+    return otsu_mask(cam, **kwargs)
+
+@MASK_METHODS.register('threshold', needs_image=False)
+def _threshold(cam, image=None, **kwargs) -> np.ndarray:
+    "A fixed threshold of the map (`threshold_mask`, `thresh=0.5`); the image is not used."
+    return threshold_mask(cam, **kwargs)
 
 def cams_to_masks(cams, # maps (B, H, W) in [0, 1]
                   images=None, # (B, H, W) or (B, C, H, W); needed for 'crf'
-                  method:str='crf', # 'crf', 'otsu' or 'threshold'
+                  method:str='crf', # a name in `MASK_METHODS`: 'crf', 'otsu' or 'threshold'
                   **kwargs, # passed to the method (e.g. thresh, n_iter, bilateral_sxy)
                  ) -> np.ndarray:
     "Binary masks `(B, H, W)` of a batch of maps."
-    if method not in MASK_METHODS: raise KeyError(f"`method`: unknown {method!r}; known: {', '.join(MASK_METHODS)}")
-    if method == 'crf' and images is None: raise ValueError("`images`: the CRF needs the images as guidance")
+    try: fn = MASK_METHODS[method]
+    except UnknownName as e: raise UnknownName(f"`method`: {e}") from None
+    if MASK_METHODS.meta(method).get('needs_image') and images is None: raise ValueError(f"`images`: the {method!r} method needs the images as guidance")
     if images is not None and len(images) != len(cams): raise ValueError(f"`images`: {len(images)} images for {len(cams)} maps")
-    return np.stack([MASK_METHODS[method](c, None if images is None else images[i], **kwargs) for i, c in enumerate(cams)])
+    return np.stack([fn(c, None if images is None else images[i], **kwargs) for i, c in enumerate(cams)])
 
 # %% ../../nbs/11a_explain.masks.ipynb #a7bce978
 def dice(pred, # predicted mask (any shape), bool or {0, 1}
