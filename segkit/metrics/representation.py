@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['psi_nqc', 'nqc_random_baseline', 'knn_accuracy', 'linear_cka', 'convergence_step', 'psi_rqc']
+__all__ = ['pca_reduce', 'psi_nqc', 'nqc_random_baseline', 'knn_accuracy', 'linear_cka', 'convergence_step', 'psi_rqc']
 
 # %% ../../nbs/06c_metrics.representation.ipynb #19a04fde
 def _feats(x, name='features'):
@@ -17,7 +17,10 @@ def _feats(x, name='features'):
     if not np.isfinite(a).all(): raise ValueError(f"`{name}`: contains NaN or inf")
     return a.astype(np.float64)
 
-def _pca(x, k):
+def pca_reduce(x, # features (N, D)
+               k:int, # number of principal components kept
+              ) -> np.ndarray:
+    "Project features on their first `k` principal components (centred, via SVD)."
     x = x - x.mean(0)
     u, s, vt = np.linalg.svd(x, full_matrices=False)
     return x @ vt[:k].T
@@ -26,7 +29,7 @@ def psi_nqc(features, labels, pca:int|None=None) -> float:
     "Fraction of samples whose nearest other sample (Euclidean) has the same label; `pca=10` as in the thesis."
     x, y = _feats(features), np.asarray(labels)
     if len(y) != len(x): raise ValueError(f"`labels`: {len(y)} labels for {len(x)} samples")
-    if pca: x = _pca(x, pca)
+    if pca: x = pca_reduce(x, pca)
     sq = (x ** 2).sum(1)
     d = sq[:, None] + sq[None] - 2 * x @ x.T
     np.fill_diagonal(d, np.inf)

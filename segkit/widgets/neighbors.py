@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from ..core import eval_mode, model_device
-from ..metrics.representation import psi_nqc, _pca
+from ..metrics.representation import psi_nqc, pca_reduce
 from .base import (
     WidgetInputError, ViewCache, View, as_image, check_items, as_model, display_image,
     new_figure, fig_png)
 
 # %% auto #0
-__all__ = ['embed_items', 'pca_reduce', 'neighbors', 'project_2d', 'nearest_point', 'NeighborExplorer']
+__all__ = ['embed_items', 'neighbors', 'project_2d', 'nearest_point', 'NeighborExplorer']
 
 # %% ../../nbs/17b_widgets.neighbors.ipynb #7ab2674a
 def embed_items(encoder, # an `Encoder` (its `embed`), a module returning (N, d), (N, C, h, w) or a list of maps
@@ -41,10 +41,6 @@ def embed_items(encoder, # an `Encoder` (its `embed`), a module returning (N, d)
             feats.append(f.float().cpu())
             if progress: progress(min(s + batch_size, n), n)
     return torch.cat(feats).numpy()
-
-def pca_reduce(x, k:int) -> np.ndarray:
-    "Project centred rows of `x` on their first `k` principal directions (the PCA of `metrics.representation`)."
-    return _pca(np.asarray(x, np.float64), k)
 
 def neighbors(feats, # (N, d)
               query:int, # index of the query
