@@ -60,3 +60,45 @@ def test_thesis_scores_against_definitions():
     assert micro_scores(cm)['dsc_micro'] == pytest.approx(2 * inter / sum((p == c).sum() + (t == c).sum() for c in range(3)))
     assert pixel_accuracy(cm) == pytest.approx((p == t).mean())
     assert pixel_accuracy_thesis(cm) == pytest.approx(inter / union)   # Eq. 3.4 as printed equals the micro IoU
+
+class _OldPresentDice:
+    "The former `segkit.learner.PresentDice` (per-class sums of one-hot masks), kept here as the reference."
+    def __init__(self, n, cls=None, score='dice'): self.n, self.cls, self.score = n, cls, score
+    def reset(self): self.inter = self.psum = self.tsum = 0
+    def accumulate(self, learn):
+        y, m = learn.yb[0], learn.yb[1] if len(learn.yb) > 1 else None
+        if y.ndim == 3: y = torch.nn.functional.one_hot(y.long(), self.n).permute(0, 3, 1, 2)
+        p = torch.nn.functional.one_hot(learn.pred.argmax(1), self.n).permute(0, 3, 1, 2).float()
+        w = (m if m is not None else torch.ones(y.shape[:2])).float()
+        y = y.float()
+        self.inter = self.inter + ((p * y).sum((2, 3)) * w).sum(0)
+        self.psum = self.psum + (p.sum((2, 3)) * w).sum(0)
+        self.tsum = self.tsum + (y.sum((2, 3)) * w).sum(0)
+    @property
+    def value(self):
+        i, ps, ts = (np.asarray(v, np.float64) for v in (self.inter, self.psum, self.tsum))
+        den = ps + ts if self.score == 'dice' else ps + ts - i
+        with np.errstate(invalid='ignore', divide='ignore'): v = np.where(den > 0, (2 * i if self.score == 'dice' else i) / den, np.nan)
+        if self.cls is not None: return float(v[self.cls])
+        return float(np.nanmean(v[1:])) if np.isfinite(v[1:]).any() else float('nan')
+
+@pytest.mark.parametrize('masks', [False, True])
+@pytest.mark.parametrize('score', ['dice', 'iou'])
+def test_present_dice_equals_the_former_implementation(masks, score):
+    from types import SimpleNamespace
+    from segkit.metrics.semantic import PresentDice
+    n, rng = 4, torch.Generator().manual_seed(3)
+    new = [PresentDice(n, c, score) for c in (None, 1, 2, 3)]; old = [_OldPresentDice(n, c, score) for c in (None, 1, 2, 3)]
+    for d in new + old: d.reset()
+    for b in range(3):                                                # a few batches, with sizes that differ
+        lab = torch.randint(0, n, (2 + b, 8, 8), generator=rng)
+        pred = torch.randn(2 + b, n, 8, 8, generator=rng)
+        if masks:                                                     # (y, m): per-class masks, some classes not annotated
+            m = (torch.rand(2 + b, n, generator=rng) < 0.6).float(); m[:, 0] = 1
+            y = torch.nn.functional.one_hot(lab, n).permute(0, 3, 1, 2).float() * m[:, :, None, None]
+            if b == 1: y[:, 0] = 0; m[:, 0] = 0                        # 'zero' background: pixels with no class at all
+            yb = (y, m)
+        else: yb = (lab,)
+        for d in new + old: d.accumulate(SimpleNamespace(pred=pred, yb=yb))
+    for a, b in zip(new, old): np.testing.assert_allclose(a.value, b.value, rtol=1e-12, equal_nan=True)
+    assert np.isfinite(new[0].value)

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torchvision
 from segkit.models.dynamic import dynamic_unet, resnet_body
-from segkit.learner import partial_learner, PresentDice
+from segkit.learner import partial_learner
+from segkit.metrics.semantic import PresentDice
 from segkit.labels.coheg import CoHeG, coheg_dls, ablation
 from segkit.core import synth_shapes
 

@@ -12,7 +12,7 @@ from fastai.metrics import Metric
 # %% auto #0
 __all__ = ['confusion_matrix', 'dice_from_confusion', 'iou_from_confusion', 'batch_confusion', 'nanmean', 'per_image_scores',
            'micro_scores', 'pixel_accuracy', 'pixel_accuracy_thesis', 'class_scores', 'PooledSegMetric',
-           'PerImageSegMetric']
+           'PerImageSegMetric', 'PresentDice']
 
 # %% ../../nbs/06_metrics.semantic.ipynb #e0cc1548
 def _as_np(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -126,3 +126,40 @@ class PerImageSegMetric(Metric):
     def value(self): return nanmean(self.vals)
     @property
     def name(self): return f'{self.score}_per_image'
+
+# %% ../../nbs/06_metrics.semantic.ipynb #e5a1f2d6
+def _masks_to_labels(y, n:int) -> np.ndarray:
+    "Label maps `(N, H, W)` from one-hot per-class masks `(N, C, H, W)`; pixels without a class get code `n`."
+    y = _as_np(y)
+    s = y.sum(1)
+    if not (np.isin(y, (0, 1)).all() and (s <= 1).all()):
+        raise ValueError("`y`: expected per-class masks (N, C, H, W) with at most one class per pixel (values 0/1)")
+    return np.where(s > 0, y.argmax(1), n)
+
+class PresentDice(Metric):
+    "Pooled hard Dice (or IoU) of class `cls` (None: mean over foreground classes), counting only samples where it is annotated."
+    def __init__(self, n_classes:int, # number of classes, background included
+                 cls:int|None=None, # the class scored; None: the mean over foreground classes
+                 score:str='dice', # 'dice' or 'iou'
+                 names=None, # class names, used in the metric's name
+                ):
+        if score not in ('dice', 'iou'): raise ValueError(f"`score`: expected 'dice' or 'iou', got {score!r}")
+        if cls is not None and not 0 <= cls < n_classes: raise ValueError(f"`cls`: expected 0 ≤ cls < {n_classes}, got {cls}")
+        self.n, self.cls, self.score = n_classes, cls, score
+        self.names = list(names) if names is not None else [str(i) for i in range(n_classes)]
+    def reset(self): self.cm = np.zeros((self.n, self.n + 1, self.n + 1))   # per class: pooled confusion matrix of the samples annotating it
+    def accumulate(self, learn):
+        y, m = learn.yb[0], learn.yb[1] if len(learn.yb) > 1 else None
+        lab = _as_np(y).astype(np.int64) if y.ndim == 3 else _masks_to_labels(y, self.n)
+        cms = batch_confusion(learn.pred.argmax(1), lab, self.n + 1)   # row n: pixels without a label
+        w = np.ones((len(lab), self.n)) if m is None else _as_np(m).astype(np.float64)
+        self.cm += np.einsum('bc,bij->cij', w, cms)
+    def per_class(self) -> np.ndarray:
+        f = dice_from_confusion if self.score == 'dice' else iou_from_confusion
+        return np.array([f(self.cm[c])[c] for c in range(self.n)])
+    @property
+    def value(self):
+        v = self.per_class()
+        return float(v[self.cls]) if self.cls is not None else nanmean(v[1:])
+    @property
+    def name(self): return f"{self.score}_{'mean' if self.cls is None else self.names[self.cls]}"
