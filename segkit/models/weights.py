@@ -85,13 +85,12 @@ def load_into(model:nn.Module, # the model to fill (in place)
             else: rep.mismatched.append((k, tuple(v.shape), tuple(o))); continue
         out[k] = v; rep.loaded.append(k)
     rep.missing = [k for k in own if k not in out and k not in rep.skipped_head]
-    if strict:
+    if strict and not rep.ok:
         if rep.mismatched:
             k, a, b = rep.mismatched[0]
-            raise WeightsMismatch(f"{source}: {k!r} has shape {a}, {what} expects {b} ({len(rep.mismatched)} tensors of another shape)")
-        if rep.unexpected:
-            raise WeightsMismatch(f"{source} has {len(rep.unexpected)} tensors that {what} does not have, e.g. {rep.unexpected[:3]}")
-        if rep.missing:
-            raise WeightsMismatch(f"{source} lacks {len(rep.missing)} of {what}'s tensors, e.g. {rep.missing[:3]}")
+            why = f"{source} has {k!r} with shape {a}, {what} expects {b} ({len(rep.mismatched)} tensors of another shape)"
+        elif rep.unexpected: why = f"{source} has {len(rep.unexpected)} tensors that {what} does not have, e.g. {rep.unexpected[:3]}"
+        else: why = f"{source} lacks {len(rep.missing)} of {what}'s tensors, e.g. {rep.missing[:3]}"
+        raise WeightsMismatch(f"weights do not fit {what}: {why}")
     model.load_state_dict(out, strict=False)
     return rep
