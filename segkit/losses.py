@@ -82,7 +82,7 @@ def _smoke(name, f):
     else: l = f()(logits, oh if meta.get('target') == 'masks' else t)
     l.backward()
     if not (torch.isfinite(l) and torch.isfinite(logits.grad).all()): raise AssertionError(f"loss {name!r}: value {l} or its gradient is not finite")
-    return float(l)
+    return float(l.detach())
 
 LOSSES = Registry('loss', smoke=_smoke)
 
