@@ -12,12 +12,13 @@ from torch import nn
 import torch.nn.functional as F
 from ..core import model_device, torch_seeded
 from ..registry import Registry, UnknownName
+from ..models.classifiers import conv_layers
 
 # %% auto #0
-__all__ = ['CAMS', 'SegTarget', 'conv_layers', 'resolve_layer', 'count_hooks', 'forward_hooks', 'capture_activations',
-           'upsample_cams', 'normalize_cams', 'CAM', 'register_cam', 'list_cams', 'get_cam', 'GradCAM', 'HiResCAM',
-           'GradCAMPlusPlus', 'LayerCAM', 'ScoreCAM', 'AblationCAM', 'EigenCAM', 'Occlusion', 'GuidedGradCAM',
-           'gaussian_smooth', 'logistic', 'SmoothGuidedGradCAM', 'ensemble_cam', 'model_device']
+__all__ = ['CAMS', 'SegTarget', 'resolve_layer', 'count_hooks', 'forward_hooks', 'capture_activations', 'upsample_cams',
+           'normalize_cams', 'CAM', 'register_cam', 'list_cams', 'get_cam', 'GradCAM', 'HiResCAM', 'GradCAMPlusPlus',
+           'LayerCAM', 'ScoreCAM', 'AblationCAM', 'EigenCAM', 'Occlusion', 'GuidedGradCAM', 'gaussian_smooth',
+           'logistic', 'SmoothGuidedGradCAM', 'ensemble_cam', 'model_device']
 
 # %% ../../nbs/11_explain.cams.ipynb #c525b9c0
 class SegTarget:
@@ -63,10 +64,6 @@ class _Scorer:
         return (o[:, self.cls] * self.mask.repeat(r, 1, 1)).sum((1, 2))
 
 # %% ../../nbs/11_explain.cams.ipynb #7844d1d5
-def conv_layers(model:nn.Module) -> list:
-    "Names of the `Conv2d` layers of `model`, in definition order."
-    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-
 def _has_conv(m): return any(isinstance(s, nn.Conv2d) for s in m.modules())
 
 def _candidates(model, k:int=25):

@@ -67,6 +67,8 @@ class UNet(nn.Module):
             x = dec(torch.cat([f, x], 1) if self.skips else x)
         return self.head(x)[..., :h, :w]
 
-def n_params(model:nn.Module, trainable:bool=False) -> int:
-    "Number of (trainable) parameters of `model`."
+def n_params(model:nn.Module, # any module
+             trainable:bool=False, # count only parameters with `requires_grad` (e.g. a frozen encoder's are left out)
+            ) -> int:
+    "Number of (trainable) parameters of `model`: segkit's one parameter counter."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
