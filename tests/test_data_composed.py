@@ -86,12 +86,20 @@ def test_mounds_numbers_unchanged():
     ds = get_source('mounds', n=3, size=32, seed=0)
     assert [int(ds[i]['image'].astype(np.int64).sum()) for i in range(3)] == [129291, 121034, 109514]
 
-def test_mounds_source_loads_without_importing_it_first():
-    "With the sources registry's provider (`segkit.data.composed`), a fresh interpreter finds 'mounds' by name."
+def test_sources_load_without_importing_their_modules_first():
+    "With the sources registry's providers, a fresh interpreter finds 'mounds' and 'sites' by name."
     from segkit.data import sources
-    if 'segkit.data.composed' not in getattr(getattr(sources, 'SOURCES', None), 'providers', ()):
-        pytest.skip("the sources registry does not list segkit.data.composed as a provider yet (set at merge)")
-    code = "from segkit.data.sources import get_source; print(get_source('mounds', n=2, size=32)[1]['image'].shape)"
+    providers = getattr(getattr(sources, 'SOURCES', None), 'providers', ())
+    if not {'segkit.data.composed', 'segkit.data.chips'} <= set(providers):
+        pytest.skip("the sources registry does not list segkit.data.composed and segkit.data.chips as providers yet (set at merge)")
+    code = ("from segkit.data.sources import get_source, list_sources; print('sites' in list_sources().index, "
+            "get_source('mounds', n=2, size=32)[1]['image'].shape)")
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == '(32, 32)'
+    assert res.stdout.strip().splitlines()[-1] == 'True (32, 32)'
+
+def test_offline_smoke_input(tmp_path):
+    "The registry's smoke input builds the source without fetching anything."
+    from segkit.data.composed import mounds, _mounds_smoke
+    ds = mounds(**_mounds_smoke(tmp_path))
+    assert len(ds) == 2 and ds[0]['image'].shape == (32, 32) and ds[1]['mask'].dtype == np.uint8

@@ -5,6 +5,7 @@
 # %% ../../nbs/01a_data.composed.ipynb #85d1a28a
 from __future__ import annotations
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 import pandas as pd
@@ -267,6 +268,12 @@ def mound_scene(dems:list, # 2D elevation arrays for the base relief (e.g. the `
 
 # %% ../../nbs/01a_data.composed.ipynb #6c1fbdd7
 SITE_CODES = ('background', 'site')
+
+def _mounds_smoke(folder:Path) -> dict:
+    "Offline smoke input of the `mounds` source: two 32² scenes on a written 24² DEM (nothing fetched)."
+    import tifffile
+    tifffile.imwrite(folder / 'dem.tif', np.linspace(0, 10, 576, dtype=np.float32).reshape(24, 24))
+    return dict(path=folder / 'dem.tif', n=2, size=32)
 
 @register_source('mounds', 'Semi-synthetic CORONA-like scenes of settlement mounds on real DEM relief, exact site masks and site/no-site labels.')
 def mounds(path=None, # DEM GeoTIFF(s) for the base relief (default: the `dem` source)

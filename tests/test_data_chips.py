@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import torch
 from segkit.data.sources import get_source
-from segkit.archaeo.gis import read_polygons
-from segkit.archaeo.chips import extract_chip, augment_chip, site_dls, sites
-from test_archaeo_gis import X0, Y0, to_map, write_geotiff, mosaic  # noqa: F401 (fixture)
+from segkit.data.gis import read_polygons
+from segkit.data.chips import extract_chip, augment_chip, site_dls, sites
+from test_data_gis import X0, Y0, to_map, write_geotiff, mosaic  # noqa: F401 (fixture)
 
 def test_chip_of_a_polygon_and_outside_points(tmp_path, mosaic):
     ring = [to_map(40, 60), to_map(40, 70), to_map(52, 70), to_map(52, 60), to_map(40, 60)]   # rows 40..52, cols 60..70
@@ -66,3 +66,10 @@ def test_site_dls_resplits_by_seed_and_group():
     assert list(d0.valid_idx) != list(d1.valid_idx)
     x, y = d0.one_batch()
     assert x.shape == (4, 1, 32, 32) and y.dtype == torch.int64
+
+def test_offline_smoke_input(tmp_path):
+    "The registry's smoke input builds the `sites` source from a tiny written mosaic."
+    from segkit.data.chips import _sites_smoke
+    ds = sites(**_sites_smoke(tmp_path))
+    assert len(ds) == 80 and ds.kind == 'semantic' and ds[0]['image'].shape == (16, 16)
+    assert ds[0]['mask'].sum() > 0 and ds[0]['label'] == 1 and ds[40]['label'] == 0

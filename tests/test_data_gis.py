@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from segkit.core import pixel_to_map, map_to_pixel, geotransform
 from segkit.data.sources import GeoTiff
-from segkit.archaeo.gis import open_mosaic, mosaic_transform, read_points, read_polygons, rasterize_polygons
+from segkit.data.gis import open_mosaic, mosaic_transform, read_points, read_polygons, rasterize_polygons
 
 X0, Y0, PX = 500000.0, 4100000.0, 2.0
 
