@@ -38,6 +38,7 @@ def stretch_8bit(a, # image
     if valid is not None: out[~np.asarray(valid, bool)] = 0
     return out
 
+# %% ../../nbs/02a_data.chips.ipynb #5c8239c0
 class Chip(NamedTuple):
     "A chip around a point: 8-bit image, optional site mask, the window's top-left in the mosaic, the point in the chip."
     image: np.ndarray
@@ -74,6 +75,7 @@ def extract_chip(mosaic, # GeoTiff or path
     m = rasterize_polygons(polygons, (size, size), origin=(r0, c0)) if polygons is not None else None
     return Chip(img, m, (r0, c0), (row - r0, col - c0), valid)
 
+# %% ../../nbs/02a_data.chips.ipynb #b6dedfdd
 CROP_NAMES = ('centre', 'nw', 'ne', 'sw', 'se')
 
 def augment_plan(chip:int=1000, # chip side
@@ -92,6 +94,7 @@ def augment_plan(chip:int=1000, # chip side
     return pd.DataFrame([dict(rotation=90 * k, swirled=sw, crop=n, top=starts[n][0], left=starts[n][1])
                          for k in range(rotations) for sw in (False, True) for n in CROP_NAMES])
 
+# %% ../../nbs/02a_data.chips.ipynb #b8fe9059
 def augment_chip(chip:np.ndarray, # square 8-bit chip (e.g. 1000²) centred on the point
                  mask:np.ndarray|None=None, # its site mask, transformed alike
                  seed=0, # int or Generator: draws the swirl strengths
@@ -138,6 +141,7 @@ def _sites_smoke(folder:Path) -> dict:
     (folder / 'sites.geojson').write_text(json.dumps({'type': 'Polygon', 'coordinates': [ring]}))
     return dict(path=folder / 'mosaic.tif', points=folder / 'points.csv', polygons=folder / 'sites.geojson', chip=32, crop=16, swirl_radius=16)
 
+# %% ../../nbs/02a_data.chips.ipynb #791a77bc
 @register_source('sites', "Your mosaic (GeoTIFF) + site/no-site points (CSV) [+ expert polygons (GeoJSON)]: 8-bit chips, 40 augmented images per point.")
 def sites(path=None, # the mosaic GeoTIFF
           points=None, # CSV of points (see `read_points`)

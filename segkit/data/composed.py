@@ -126,6 +126,7 @@ class MoundScene(NamedTuple):
     label: int               # 1 = site, 0 = no site
     sites: list              # one dict per mound: shape, centre, radius, height, cut by the edge
 
+# %% ../../nbs/01a_data.composed.ipynb #0fad7fe7
 def _hillshade(z, pixel_m, azimuth, elevation):
     "Lambertian shading of relief `z` (rows = south, columns = east) for a sun at `azimuth`/`elevation` degrees; flat = 1."
     gy, gx = np.gradient(z, pixel_m)
@@ -199,6 +200,7 @@ def _smooth_noise(rng, S, sigma):
     n = ndi.gaussian_filter(rng.normal(0, 1, (S, S)).astype(np.float32), sigma, mode='wrap')
     return n / max(float(n.std()), 1e-6)
 
+# %% ../../nbs/01a_data.composed.ipynb #0b1abc56
 def mound_scene(dems:list, # 2D elevation arrays for the base relief (e.g. the `dem` source's images)
                 params:SceneParams|None=None, # the realism knobs (default `SceneParams()`)
                 n_sites:int|None=None, # mounds in this scene (0: a no-site scene); default drawn from `params.n_sites`

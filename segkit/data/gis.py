@@ -29,6 +29,7 @@ def mosaic_transform(mosaic, # a `GeoTiff` or a path
     if len(t) == 4: t = (t[0], t[1], 0., t[2], 0., t[3])   # `GeoTiff.transform` as (x0, dx, y0, dy), before it adopted the GDAL tuple
     return geotransform(t)
 
+# %% ../../nbs/01b_data.gis.ipynb #45b77834
 _SITE_WORDS = {'1': 1, 'site': 1, 'true': 1, 'yes': 1, '0': 0, 'no-site': 0, 'no_site': 0, 'nosite': 0, 'no site': 0, 'false': 0, 'no': 0}
 
 def read_points(csv, # CSV file with one point per row
@@ -118,6 +119,7 @@ def read_polygons(geojson, # a GeoJSON file (or an already parsed dict)
         return np.stack([c, r], 1)
     return [sh_transform(p, to_px) for p in polys]
 
+# %% ../../nbs/01b_data.gis.ipynb #82fb314a
 def rasterize_polygons(polygons:list, # shapely polygons in pixel coordinates (x = column, y = row, corner convention)
                        shape:tuple, # (H, W) of the output
                        origin:tuple=(0, 0), # (row, col) of the output's top-left pixel in the polygons' frame
