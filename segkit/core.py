@@ -17,7 +17,8 @@ __all__ = ['SEMANTIC', 'INSTANCE', 'CLASSIFICATION', 'UNLABELLED', 'TASKS', 'TRA
            'check_image', 'check_label_map', 'check_pair', 'check_choice', 'to_foreground', 'relabel_sequential',
            'n_instances', 'instance_sizes', 'one_hot', 'image_labels', 'normalize_percentile', 'center_crop', 'get_rng',
            'set_seed', 'default_device', 'stream_seed', 'seed_streams', 'torch_seeded', 'model_device', 'eval_mode',
-           'ema_update', 'momentum_copy', 'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs']
+           'ema_update', 'momentum_copy', 'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs',
+           'geotransform', 'pixel_to_map', 'map_to_pixel']
 
 # %% ../nbs/00_core.ipynb #3476b219
 def _shape_err(name, what, got): return ValueError(f"`{name}`: expected {what}, got {got}")
@@ -318,3 +319,35 @@ def show_pairs(images, masks, n:int=4, titles:Sequence[str]|None=None, size:floa
     for ax in axs.flat: ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+# %% ../nbs/00_core.ipynb #8953d218
+def geotransform(transform, # GDAL 6-tuple (x0, dx, rx, y0, ry, dy), or an object with `to_gdal()` (affine.Affine, rasterio)
+                ) -> tuple:
+    "The GDAL geotransform `(x0, dx, rx, y0, ry, dy)` of `transform` as six floats, checked to be invertible."
+    if transform is None: raise ValueError("`transform`: None (no georeference); expected a GDAL geotransform (x0, dx, rx, y0, ry, dy)")
+    t = transform.to_gdal() if hasattr(transform, 'to_gdal') else transform
+    try: t = tuple(float(v) for v in t)
+    except (TypeError, ValueError): t = ()
+    if len(t) != 6: raise ValueError(f"`transform`: expected a GDAL geotransform (x0, dx, rx, y0, ry, dy), got {transform!r}")
+    if abs(t[1] * t[5] - t[2] * t[4]) < 1e-300: raise ValueError(f"`transform`: {transform!r} is singular")
+    return t
+
+def pixel_to_map(rows, # fractional pixel rows (corner convention), scalar or array
+                 cols, # fractional pixel columns, same shape
+                 transform, # GDAL geotransform (see `geotransform`)
+                ) -> tuple:
+    "Map coordinates `(x, y)` of pixel coordinates `(rows, cols)` under a GDAL geotransform."
+    x0, dx, rx, y0, ry, dy = geotransform(transform)
+    r, c = np.asarray(rows, float), np.asarray(cols, float)
+    return x0 + c * dx + r * rx, y0 + c * ry + r * dy
+
+def map_to_pixel(x, # map x (easting), scalar or array
+                 y, # map y (northing), same shape
+                 transform, # GDAL geotransform (see `geotransform`)
+                ) -> tuple:
+    "Fractional pixel coordinates `(rows, cols)` of map coordinates `(x, y)`: the inverse of `pixel_to_map`."
+    x0, dx, rx, y0, ry, dy = geotransform(transform)
+    u, v = np.asarray(x, float) - x0, np.asarray(y, float) - y0
+    if rx == 0 and ry == 0: return v / dy, u / dx          # north-up: exact division
+    det = dx * dy - rx * ry
+    return (dx * v - ry * u) / det, (dy * u - rx * v) / det

@@ -30,6 +30,12 @@ class Entry:
     def qualname(self) -> str:
         return f"{getattr(self.obj, '__module__', '?')}.{getattr(self.obj, '__qualname__', type(self.obj).__qualname__)}"
 
+def _same_definition(old:Entry, new:Entry) -> bool:
+    "Is `new` a re-definition of `old` (a re-run notebook cell, or a notebook's copy of a module's object)?"
+    if old.obj is new.obj or old.qualname == new.qualname: return True
+    mods = {getattr(old.obj, '__module__', None), getattr(new.obj, '__module__', None)}
+    return '__main__' in mods and getattr(old.obj, '__qualname__', 1) == getattr(new.obj, '__qualname__', 2)
+
 def _first_line(obj) -> str:
     doc = getattr(obj, '__doc__', None) if callable(obj) or isinstance(obj, type) else None
     return (doc or '').strip().split('\n')[0].strip()
@@ -63,7 +69,7 @@ class Registry:
             e = Entry(nm, obj, help if help is not None else _first_line(obj), meta)
             k = self.normalize(nm)
             old = self._entries.get(k)
-            if old is not None and old.obj is not obj and old.qualname != e.qualname:
+            if old is not None and not _same_definition(old, e):
                 raise ValueError(f"{self.kind} {nm!r} is already registered as {old.qualname}; choose another name")
             self._entries[k] = e
             return obj

@@ -100,3 +100,19 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='`gt`: expected non-negative'): contingency(g - 1, g)
     with pytest.raises(ValueError, match='empty label image'): contingency(np.zeros((0,), int), np.zeros((0,), int))
     with pytest.raises(ValueError, match='`thresh`'): matching(g, g, 1.5)
+
+def test_instance_metric_takes_a_callable_per_image():
+    from types import SimpleNamespace
+    import torch
+    from skimage.measure import label
+    from segkit.metrics.instance import InstanceMetric
+    gt = synth_blobs(2, 48, n_objects=(5, 5), seed=7).masks
+    logits = torch.stack([torch.from_numpy(gt == 0), torch.from_numpy(gt > 0)], 1).float() * 4 - 2
+    seen = []
+    def post(p):                                           # one image's class probabilities (C, H, W) in, labels out
+        seen.append(p.shape); assert np.allclose(p.sum(0), 1)
+        return label(p.argmax(0) > 0)
+    m = InstanceMetric('aji_plus', post); m.reset(); m.accumulate(SimpleNamespace(pred=logits, y=torch.from_numpy(gt)))
+    assert seen == [(2, 48, 48)] * 2 and m.name == 'aji_plus'
+    assert m.value == pytest.approx(np.mean([instance_scores(t, label(t > 0))['aji_plus'] for t in gt]))
+    with pytest.raises(TypeError, match='`postprocess`: expected a callable'): InstanceMetric('f1', 'components')

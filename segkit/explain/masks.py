@@ -11,8 +11,8 @@ from ..metrics.semantic import confusion_matrix, dice_from_confusion
 from ..registry import Registry, UnknownName
 
 # %% auto #0
-__all__ = ['MASK_METHODS', 'threshold_mask', 'otsu_mask', 'crf_refine', 'crf_mask', 'cams_to_masks', 'dice', 'pixel_to_map',
-           'mask_to_polygons', 'mask_to_geojson', 'polygons_to_mask']
+__all__ = ['MASK_METHODS', 'threshold_mask', 'otsu_mask', 'crf_refine', 'crf_mask', 'cams_to_masks', 'dice', 'mask_to_polygons',
+           'mask_to_geojson', 'polygons_to_mask']
 
 # %% ../../nbs/11a_explain.masks.ipynb #70c70473
 def _map2d(a, arg:str) -> np.ndarray:
@@ -117,19 +117,7 @@ def dice(pred, # predicted mask (any shape), bool or {0, 1}
     return float(dice_from_confusion(confusion_matrix(p.astype(bool), t.astype(bool), 2))[1])
 
 # %% ../../nbs/11a_explain.masks.ipynb #7a9ec386
-def _gdal(transform) -> tuple:
-    if transform is None: return (0., 1., 0., 0., 0., 1.)
-    t = transform.to_gdal() if hasattr(transform, 'to_gdal') else transform
-    t = tuple(float(v) for v in t)
-    if len(t) != 6: raise ValueError(f"`transform`: expected a GDAL geotransform (x0, dx, rx, y0, ry, dy), got {transform!r}")
-    if abs(t[1] * t[5] - t[2] * t[4]) < 1e-300: raise ValueError(f"`transform`: {transform!r} is singular")
-    return t
-
-def pixel_to_map(cols, rows, transform=None) -> tuple:
-    "Map coordinates `(X, Y)` of pixel coordinates (column, row; corners at integers) under a GDAL geotransform."
-    x0, dx, rx, y0, ry, dy = _gdal(transform)
-    c, r = np.asarray(cols, float), np.asarray(rows, float)
-    return x0 + c * dx + r * rx, y0 + c * ry + r * dy
+from ..core import geotransform as _gdal, pixel_to_map   # one affine convention (GDAL 6-tuple, rows before cols): see `segkit.core`
 
 def _to_map(geom, transform):
     from shapely.affinity import affine_transform

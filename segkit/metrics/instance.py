@@ -14,7 +14,7 @@ from .semantic import nanmean
 
 # %% auto #0
 __all__ = ['Contingency', 'contingency', 'matching', 'matching_sweep', 'aji', 'seg_score', 'sbd', 'dic', 'adapted_rand', 'voi',
-           'instance_scores', 'components', 'InstanceMetric', 'metrics_table']
+           'instance_scores', 'InstanceMetric', 'metrics_table']
 
 # %% ../../nbs/06a_metrics.instance.ipynb #5da2f3b8
 def _as_labels(x, name:str) -> np.ndarray:
@@ -199,20 +199,21 @@ def instance_scores(gt, pred, thresh:float=0.5, ignore_gt_zero:bool=True) -> dic
     return out
 
 # %% ../../nbs/06a_metrics.instance.ipynb #2b825281
-def components(logits) -> np.ndarray:
-    "Default post-processing: foreground = argmax > 0, instances = connected components (one label map per image)."
-    from skimage.measure import label
-    fg = (logits.argmax(1) > 0).cpu().numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits).argmax(1) > 0
-    return np.stack([label(f) for f in fg])
-
 class InstanceMetric(Metric):
     "A fastai metric averaging an instance score (`instance_scores` key, e.g. 'aji_plus', 'f1', 'panoptic_quality') over images."
-    def __init__(self, score:str='aji_plus', postprocess=components, thresh:float=0.5):
+    def __init__(self, score:str='aji_plus', # a key of `instance_scores`
+                 postprocess=None, # callable: one image's class probabilities (C, H, W) (or (H, W)) → instance label map (H, W)
+                 thresh:float=0.5, # IoU threshold of the matching scores
+                ):
+        if not callable(postprocess):
+            raise TypeError(f"`postprocess`: expected a callable (C, H, W) probabilities → (H, W) instance labels, got {postprocess!r}; "
+                            "for a named one use segkit.instances.postprocess.instance_metric(score, postprocess='components')")
         self.score, self.post, self.thresh = score, postprocess, thresh
     def reset(self): self.vals = []
     def accumulate(self, learn):
-        pred, targ = self.post(learn.pred), learn.y.cpu().numpy()
-        for p, t in zip(pred, targ): self.vals.append(instance_scores(t, p, self.thresh)[self.score])
+        pred = learn.pred.detach().float()
+        probs = (torch.sigmoid(pred[:, 0]) if pred.shape[1] == 1 else torch.softmax(pred, 1)).cpu().numpy()
+        for p, t in zip(probs, learn.y.cpu().numpy()): self.vals.append(instance_scores(t, self.post(p), self.thresh)[self.score])
     @property
     def value(self): return nanmean(self.vals)
     @property
