@@ -272,7 +272,7 @@ class SiteLoss(nn.Module):
     def activation(self, out): return out.softmax(-1)
     def decodes(self, out): return out.argmax(-1)
 
-def site_learner(dls, # DataLoaders of (image, label): `segkit.archaeo.site_dls` or `seg_block_dls(task='classification')`
+def site_learner(dls, # DataLoaders of (image, label): `segkit.data.chips.site_dls` or `seg_block_dls(task='classification')`
                  arch:str='resnet34', # a name in `ARCHS`
                  model:nn.Module|None=None, # a ready model instead of `site_classifier(arch, ...)`
                  lr:float=1e-4, # Adam learning rate (default for `fit`; the thesis does not state one)

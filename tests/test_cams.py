@@ -344,7 +344,7 @@ def test_polygons_round_trip_to_the_mask():
 
 def test_map_coordinates():
     gt = (500000., 1.85, 0., 4100000., 0., -1.85)                   # CORONA-like 1.85 m pixels, north-up
-    assert pixel_to_map(10, 20, gt) == pytest.approx((500018.5, 4099963.0))
+    assert pixel_to_map(20, 10, gt) == pytest.approx((500018.5, 4099963.0))
     sq = np.zeros((10, 10), bool); sq[2:5, 3:7] = True
     (poly,) = mask_to_polygons(sq, gt)
     x0, y0, x1, y1 = poly.bounds

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from ..metrics.semantic import confusion_matrix, dice_from_confusion
 from ..registry import Registry, UnknownName
+from ..core import geotransform as _gdal, pixel_to_map
 
 # %% auto #0
 __all__ = ['MASK_METHODS', 'threshold_mask', 'otsu_mask', 'crf_refine', 'crf_mask', 'cams_to_masks', 'dice', 'mask_to_polygons',
