@@ -7,14 +7,19 @@ from __future__ import annotations
 import math, random
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 from fastai.data.block import DataBlock, TransformBlock
+from fastai.data.core import DataLoaders, TfmdDL
+from fastai.data.load import DataLoader
 from fastai.data.transforms import FuncSplitter
 from fasttransform import ItemTransform
-from fastai.torch_core import TensorImage, TensorMask
-from ..core import get_rng, default_device, normalize_percentile, to_foreground, image_labels, show_pairs
+from fastai.torch_core import TensorImage, TensorMask, TensorCategory
+from ..core import (get_rng, default_device, normalize_percentile, image_labels, show_pairs, check_image, check_pair,
+                         check_label_map, check_choice, stream_seed, SEMANTIC, INSTANCE, CLASSIFICATION, UNLABELLED, TASKS, TRAIN, VALID)
 
 # %% auto #0
-__all__ = ['LABEL_RATES', 'label_rate_subsets', 'group_split', 'PairCrop', 'ToTensors', 'seg_block_dls', 'show_seg_batch',
+__all__ = ['LABEL_RATES', 'PARTIAL', 'ARRAY_TASKS', 'label_rate_subsets', 'group_split', 'make_dls', 'PairCrop', 'ToTensors',
+           'seg_block_dls', 'show_seg_batch', 'partial_target', 'ArraySet', 'ArraySegDataset', 'array_dls', 'seg_dls',
            'tile_starts', 'predict_tiled']
 
 # %% ../../nbs/02_data.block.ipynb #260a380c
@@ -38,6 +43,40 @@ def group_split(groups, fractions=(0.7, 0.15, 0.15), seed:int=0) -> np.ndarray:
     n_va = max(1, round(len(uniq) * fractions[1])); n_te = max(1, round(len(uniq) * fractions[2])) if len(uniq) >= 3 else 0
     lab = {g: 'valid' for g in order[:n_va]} | {g: 'test' for g in order[n_va:n_va + n_te]} | {g: 'train' for g in order[n_va + n_te:]}
     return np.array([lab[g] for g in groups])
+
+# %% ../../nbs/02_data.block.ipynb #c0de0b02
+class _SampledDL(DataLoader):
+    "A fastai DataLoader whose order comes from a torch-style sampler (e.g. `EqualRateSampler`)."
+    def __init__(self, dataset, sampler, **kwargs): self.sampler = sampler; super().__init__(dataset, n=len(sampler), **kwargs)
+    def get_idxs(self): return list(iter(self.sampler))
+
+def _spatial_shapes(ds) -> set:
+    "The spatial shapes of the items' first element (a dataset may list them as `shapes`)."
+    shapes = getattr(ds, 'shapes', None)
+    return set(map(tuple, shapes)) if shapes is not None else {tuple(np.shape(ds[i][0])[-2:]) for i in range(len(ds))}
+
+def make_dls(train_ds, # training items: a torch-style dataset (`len`, `[i]` → a tuple)
+             valid_ds, # validation items (never shuffled)
+             bs:int=8, # batch size
+             seed:int=0, # seeds the shuffling (named streams 'train-order' and 'valid-order')
+             device=None, # None: chosen now (CUDA if available)
+             sampler=None, # a torch-style sampler giving the training order instead of shuffling (e.g. `EqualRateSampler`)
+             val_bs:int|None=None, # default: `bs` if all validation items share one size, else 1
+             n_inp:int=1, # number of inputs in a batch
+             dl_type=DataLoader, # fastai loader class (`TfmdDL` for `DataBlock` datasets)
+             **kwargs) -> DataLoaders: # passed to both loaders (e.g. `after_item`, `num_workers`)
+    "The one `DataLoaders` factory: seeded order, `drop_last` only when the training set exceeds a batch, one device."
+    dev = default_device(device)
+    n = len(sampler) if sampler is not None else len(train_ds)
+    if n == 0 or len(valid_ds) == 0: raise ValueError(f"`train_ds`/`valid_ds`: empty training ({n}) or validation ({len(valid_ds)}) set")
+    if val_bs is None: val_bs = bs if len(_spatial_shapes(valid_ds)) == 1 else 1
+    if sampler is None: tdl = dl_type(train_ds, bs=bs, shuffle=True, drop_last=n > bs, device=dev, **kwargs)
+    else: tdl = _SampledDL(train_ds, sampler, bs=bs, drop_last=n > bs, device=dev, **kwargs)
+    vdl = dl_type(valid_ds, bs=val_bs, shuffle=False, drop_last=False, device=dev, **kwargs)
+    tdl.rng, vdl.rng = (random.Random(stream_seed(seed, s)) for s in ('train-order', 'valid-order'))   # fastai seeds from the global RNG otherwise
+    dls = DataLoaders(tdl, vdl, device=dev)
+    dls.n_inp = n_inp
+    return dls
 
 # %% ../../nbs/02_data.block.ipynb #12fc579b
 class PairCrop:
@@ -77,24 +116,23 @@ class _Ref:
 
 def _target(ds, task, layer):
     "A function `i -> label map` for the task, and the class names."
-    if task == 'unlabelled': return None, ()
-    if ds.kind == 'unlabelled': raise ValueError(f"source {ds.name!r} has no labels; use task='unlabelled'")
-    if task == 'instance':
-        if ds.kind != 'instance': raise ValueError(f"task='instance' needs an instance source; {ds.name!r} is {ds.kind}")
-        return (lambda i: ds[i][layer or 'mask']), ds.codes
-    if layer is not None:
-        if layer not in ds[0]: raise KeyError(f"`layer`: {ds.name!r} items have layers {sorted(ds[0])}, not {layer!r}")
-        codes = ds.layer_codes.get(layer) if hasattr(ds, 'layer_codes') else None
-        if codes is None: raise ValueError(f"`layer`: no class names known for {ds.name!r} layer {layer!r}")
-        return (lambda i: ds[i][layer]), codes
-    if ds.kind == 'instance': return (lambda i: to_foreground(ds[i]['mask'])), ('background', ds.codes[1] if len(ds.codes) > 1 else 'object')
-    return (lambda i: ds[i]['mask']), ds.codes
+    if task == UNLABELLED: return None, ()
+    if ds.kind == UNLABELLED: raise ValueError(f"source {ds.name!r} has no labels; use task='unlabelled'")
+    if task == INSTANCE:
+        if ds.kind != INSTANCE: raise ValueError(f"task='instance' needs an instance source; {ds.name!r} is {ds.kind}")
+        layer = layer or 'instances'
+        ds.label_codes(layer)                                          # checks the layer's name
+        return (lambda i: ds.label(i, layer)), ds.codes
+    layer = layer or ds.default_layer
+    codes = ds.label_codes(layer)
+    if not codes: raise ValueError(f"`layer`: no class names known for {ds.name!r} layer {layer!r}")
+    return (lambda i: ds.label(i, layer)), codes
 
 def seg_block_dls(ds, # a `SegSet` from `get_source`
-                  task:str='semantic', # 'semantic', 'instance', 'classification' or 'unlabelled'
+                  task:str=SEMANTIC, # 'semantic', 'instance', 'classification' or 'unlabelled'
                   train=None, # indices of training items (default: the source's 'train' split)
                   valid=None, # indices of validation items (default: the 'valid' split)
-                  layer:str|None=None, # label layer to use (e.g. 'semantic' for nuclei's 3 classes)
+                  layer:str|None=None, # label layer (see `SegSet.label`; default: `ds.default_layer`, e.g. 'semantic' for nuclei's 3 classes)
                   crop:int|None=256, # training crop size (None: whole images, which must then share a size)
                   flip:bool=True, # random dihedral flips of training items
                   epoch_len:int|None=None, # training samples per epoch (default: one per training image)
@@ -103,19 +141,16 @@ def seg_block_dls(ds, # a `SegSet` from `get_source`
                   seed:int=0, # seeds the crops and the shuffling
                   device=None, # default: chosen now (CUDA if available)
                  ):
-    "fastai `DataLoaders` for `task` on source `ds`; the image cache is shared between epochs."
-    if task not in ('semantic', 'instance', 'classification', 'unlabelled'):
-        raise ValueError(f"`task`: expected 'semantic', 'instance', 'classification' or 'unlabelled', got {task!r}")
-    train = ds.indices('train') if train is None else np.asarray(train)
-    valid = ds.indices('valid') if valid is None else np.asarray(valid)
+    "fastai `DataLoaders` for `task` on source `ds` through a `DataBlock`; the image cache is shared between epochs."
+    check_choice(task, TASKS, 'task')
+    train = ds.indices(TRAIN) if train is None else np.asarray(train)
+    valid = ds.indices(VALID) if valid is None else np.asarray(valid)
     if len(train) == 0 or len(valid) == 0: raise ValueError(f"source {ds.name!r}: empty train ({len(train)}) or valid ({len(valid)}) set")
     get_y, codes = _target(ds, task, layer)
     cache, pc = {}, PairCrop(crop, flip, seed)
     def get_x(it):   # getters run x first, then y: x draws the item's crop, y reuses it
         i = it.i
-        if i not in cache:
-            a = ds[i]['image']
-            cache[i] = normalize_percentile(a if a.ndim == 3 else a[None])
+        if i not in cache: cache[i] = ds.image(i, ndim=3)
         if it.valid: return cache[i]
         it.aug = pc.draw(cache[i].shape[-2:])
         return pc.apply(cache[i], it.aug)
@@ -124,14 +159,14 @@ def seg_block_dls(ds, # a `SegSet` from `get_source`
         return m if it.valid else pc.apply(m, it.aug)
     reps = max(1, math.ceil((epoch_len or len(train)) / len(train)))
     items = [_Ref(int(i), False) for i in np.tile(train, reps)[:epoch_len or len(train)]] + [_Ref(int(i), True) for i in valid]
-    blocks = (TransformBlock(),) if task == 'unlabelled' else (TransformBlock(), TransformBlock())
-    getters = [get_x] if task == 'unlabelled' else [get_x, get_t]
-    db = DataBlock(blocks=blocks, getters=getters, n_inp=1, splitter=FuncSplitter(lambda it: it.valid),
-                   item_tfms=[ToTensors(task, len(codes), min_pixels)])
-    shapes = {ds[i]['image'].shape[-2:] for i in valid}
-    dev = default_device(device)
-    dls = db.dataloaders(items, bs=bs, val_bs=bs if len(shapes) == 1 else 1, device=dev, num_workers=0)
-    dls.train.rng, dls.valid.rng = random.Random(seed), random.Random(seed + 1)   # fastai seeds shuffling from the global RNG otherwise
+    unl = task == UNLABELLED
+    db = DataBlock(blocks=(TransformBlock(),) * (1 if unl else 2), getters=[get_x] if unl else [get_x, get_t], n_inp=1,
+                   splitter=FuncSplitter(lambda it: it.valid))
+    dsets = db.datasets(items)
+    vds = dsets.valid
+    vds.shapes = [ds.image(i, normalize=False).shape[-2:] for i in valid]   # the validation batch-size rule without loading labels
+    dls = make_dls(dsets.train, vds, bs=bs, seed=seed, device=device, dl_type=TfmdDL, num_workers=0,
+                   after_item=[ToTensors(task, len(codes), min_pixels)])
     dls.codes, dls.task, dls.n_channels = codes, task, get_x(items[-1]).shape[0]
     return dls
 
@@ -147,6 +182,135 @@ def show_seg_batch(dls, n:int=4, size:float=2.2):
             if len(b) > 1: ax.set_title(', '.join(dls.codes[k] for k in np.flatnonzero(b[1][j].cpu().numpy())), fontsize=8)
         return fig
     return show_pairs(x, b[1][:n].cpu().numpy(), n=n, size=size)
+
+# %% ../../nbs/02_data.block.ipynb #c0de0b05
+PARTIAL = 'partial'
+ARRAY_TASKS = (SEMANTIC, INSTANCE, PARTIAL, CLASSIFICATION, UNLABELLED)
+
+def partial_target(label, # class codes `(H, W)`
+                   present, # 1 where the class is annotated in this image, 0 where its labels were removed `(C,)`
+                   background:str='complement', # where a class is missing: 'complement' (its pixels count as background) or 'missing' (no background target)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    "Partial-label target: one-hot `y (C, H, W)` without the removed classes, and the class mask `m (C,)` (float32)."
+    m = np.asarray(present, np.uint8)
+    y = (np.arange(len(m))[:, None, None] == np.asarray(label)[None]).astype(np.float32) * m[:, None, None]
+    mm = m.astype(np.float32)
+    if (m[1:] == 0).any():
+        if background == 'complement': y[0] = 1 - y[1:].max(0)                 # thesis: unlabelled objects become background
+        else: y[0] = 0; mm[0] = 0
+    return y, mm
+
+# %% ../../nbs/02_data.block.ipynb #c0de0b07
+class ArraySet(Dataset):
+    "In-memory images with targets for `task` as fastai tensors; seeded crops and flips per item; `epoch_len` samples per epoch."
+    def __init__(self, images, # `(H, W)` or `(C, H, W)` arrays
+                 targets=None, # label maps (semantic, instance, partial, classification) or one class index per image (classification)
+                 task:str=SEMANTIC, # one of `ARRAY_TASKS`
+                 crop:int|None=None, flip:bool=False, seed:int=0, # seeded random crops / dihedral flips, one draw per item
+                 name:str='dataset', # used in error messages
+                 epoch_len:int|None=None, # samples per epoch (default: one per image)
+                 n_classes:int|None=None, # classification from label maps: number of classes
+                 min_pixels:int=1, # classification from label maps: pixels a class needs to count as present
+                 present=None, # partial: class-presence table `(N, C)` (default: every class annotated)
+                 background:str='complement', # partial: see `partial_target`
+                ):
+        self.task = check_choice(task, ARRAY_TASKS, 'task')
+        if (targets is None) != (task == UNLABELLED): raise ValueError(f"{name}: task={task!r} {'takes no' if task == UNLABELLED else 'needs'} targets")
+        if len(images) == 0: raise ValueError(f"{name}: no items")
+        if targets is not None and len(images) != len(targets): raise ValueError(f"{name}: {len(images)} images but {len(targets)} targets")
+        self.scalar = task == CLASSIFICATION and np.ndim(targets[0]) == 0
+        if task == CLASSIFICATION and not self.scalar and n_classes is None: raise ValueError(f"{name}: classification from label maps needs `n_classes`")
+        self.items = []
+        for i in range(len(images)):
+            if targets is None or self.scalar:
+                a, l = check_image(images[i], f"{name}.images[{i}]"), None if targets is None else int(targets[i])
+            else: a, l = check_pair(images[i], targets[i], f"{name}.images[{i}]", f"{name}.masks[{i}]")
+            a = a[None] if a.ndim == 2 else a
+            if crop is not None and min(a.shape[-2:]) < crop: raise ValueError(f"{name}.images[{i}]: shape {a.shape[-2:]} is smaller than crop={crop}")
+            self.items.append((np.ascontiguousarray(a, dtype=np.float32), l if l is None or self.scalar else np.ascontiguousarray(l, dtype=np.int64)))
+        if task == PARTIAL:
+            c = n_classes or (np.shape(present)[1] if present is not None else None)
+            if c is None: raise ValueError(f"{name}: task='partial' needs `present` or `n_classes`")
+            self.present = np.ones((len(self.items), c), np.uint8) if present is None else np.asarray(present, np.uint8)
+            if self.present.shape != (len(self.items), c): raise ValueError(f"{name}: `present` must have shape {(len(self.items), c)}, got {self.present.shape}")
+            for i, (_, l) in enumerate(self.items): check_label_map(l, f"{name}.masks[{i}]", n_classes=c)
+        self.n_classes, self.min_pixels, self.background = n_classes, min_pixels, background
+        self.aug = PairCrop(crop, flip, seed) if (crop or flip) else None
+        self.epoch_len = epoch_len or len(self.items)   # with random crops, one epoch can visit each image several times
+        self.n_channels = self.items[0][0].shape[0]
+        if any(a.shape[0] != self.n_channels for a, _ in self.items): raise ValueError(f"{name}: images differ in channel count")
+        self.shapes = [a.shape[-2:] for a, _ in self.items]
+
+    def __len__(self): return self.epoch_len
+
+    def __getitem__(self, i):
+        k = i % len(self.items)
+        a, l = self.items[k]
+        if self.task == PARTIAL: l, mm = partial_target(l, self.present[k], self.background)
+        dense = l is not None and not self.scalar
+        if self.aug is not None:
+            aug = self.aug.draw(a.shape[-2:])
+            a = self.aug.apply(a, aug)
+            if dense: l = self.aug.apply(l, aug)
+        a, l = a.copy(), (l.copy() if dense else l)          # C-contiguous copies: batches never share memory with the items
+        if self.task == PARTIAL: return torch.from_numpy(a), torch.from_numpy(l), torch.from_numpy(mm)
+        x = TensorImage(torch.from_numpy(a))
+        if self.task == UNLABELLED: return (x,)
+        if self.task == CLASSIFICATION:
+            if self.scalar: return x, TensorCategory(l)
+            return x, torch.from_numpy(image_labels(l, self.n_classes, self.min_pixels)[0].astype(np.float32))
+        return x, TensorMask(torch.from_numpy(l))
+
+class ArraySegDataset(ArraySet):
+    "Image/label-map pairs as fastai tensors, with optional seeded random crops and flips; `epoch_len` samples per epoch."
+    def __init__(self, images, masks, crop:int|None=None, flip:bool=False, seed:int=0, name:str='dataset', epoch_len:int|None=None):
+        super().__init__(images, masks, SEMANTIC, crop, flip, seed, name, epoch_len)
+
+# %% ../../nbs/02_data.block.ipynb #c0de0b08
+def array_dls(train, # (images, targets); images alone for 'unlabelled'; (images, labels, presence table) for 'partial'
+              valid, # the same for validation (never cropped or flipped; 'partial' without a table: fully annotated)
+              task:str=SEMANTIC, # one of `ARRAY_TASKS`: 'semantic', 'instance', 'partial', 'classification', 'unlabelled'
+              bs:int=8, # batch size
+              crop:int|None=None, # random training crops of this size
+              flip:bool=True, # random 90° rotations and flips for training
+              seed:int=0, # seeds shuffling and augmentation
+              device=None, # None: chosen now (CUDA if available)
+              epoch_len:int|None=None, # training samples per epoch (default: one per image); useful with `crop`
+              n_classes:int|None=None, # classification from label maps; partial without a presence table
+              min_pixels:int=1, # classification from label maps: pixels a class needs to count as present
+              background:str='complement', # partial: see `partial_target`
+              sampler=None, # a torch-style sampler for the training order (see `make_dls`)
+             ) -> DataLoaders:
+    "fastai `DataLoaders` from in-memory arrays for any task (batches `(x,)` for unlabelled images)."
+    check_choice(task, ARRAY_TASKS, 'task')
+    def parts(d):
+        if task == UNLABELLED:
+            if isinstance(d, tuple): raise ValueError("task='unlabelled' takes images only (a list or an array), not a tuple")
+            return dict(images=d)
+        if task == PARTIAL and len(d) == 3: return dict(images=d[0], targets=d[1], present=d[2])
+        if len(d) != 2: raise ValueError(f"task={task!r} expects (images, targets) pairs, got a tuple of {len(d)}")
+        return dict(images=d[0], targets=d[1])
+    kw = dict(task=task, n_classes=n_classes, min_pixels=min_pixels, background=background)
+    tds = ArraySet(**parts(train), crop=crop, flip=flip, seed=seed, name='train', epoch_len=epoch_len, **kw)
+    vkw = parts(valid)
+    if task == PARTIAL and 'present' not in vkw: kw['n_classes'] = tds.present.shape[1]
+    vds = ArraySet(**vkw, name='valid', **kw)
+    if vds.n_channels != tds.n_channels: raise ValueError(f"train has {tds.n_channels} channels but valid has {vds.n_channels}")
+    dls = make_dls(tds, vds, bs=bs, seed=seed, device=device, sampler=sampler)
+    dls.n_channels, dls.task = tds.n_channels, task
+    return dls
+
+def seg_dls(train:tuple, # (images, masks) for training
+            valid:tuple, # (images, masks) for validation
+            bs:int=8, # batch size
+            crop:int|None=None, # random training crops of this size (validation is never cropped)
+            flip:bool=True, # random 90° rotations and flips for training
+            seed:int=0, # seeds shuffling and augmentation
+            device=None, # None: chosen now (CUDA if available)
+            epoch_len:int|None=None, # training samples per epoch (default: one per image); useful with `crop`
+           ) -> DataLoaders:
+    "fastai `DataLoaders` for semantic segmentation from in-memory arrays."
+    return array_dls(train, valid, SEMANTIC, bs=bs, crop=crop, flip=flip, seed=seed, device=device, epoch_len=epoch_len)
 
 # %% ../../nbs/02_data.block.ipynb #037d73bc
 def tile_starts(n:int, tile:int, overlap:int=0) -> list[int]:
