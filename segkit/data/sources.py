@@ -135,7 +135,7 @@ def default_layer(self:SegSet) -> str|None:
 @patch
 def _check_layer(self:SegSet, layer:str, item:dict) -> str:
     "`layer` if it is one of `LAYERS` or an extra layer of the items, else one `ValueError` listing the choices."
-    extra = tuple(k for k in item if k not in ('image', 'mask'))
+    extra = tuple(k for k in item if k not in ('image',) + LAYERS)
     if layer in LAYERS or layer in extra: pass
     else: check_choice(layer, LAYERS + extra, 'layer')
     if self.kind == UNLABELLED: raise ValueError(f"`layer`: source {self.name!r} has no labels; use layer=None (images only)")
@@ -304,7 +304,7 @@ def _read_tif(p):
 
 def _write_tif(p:Path, a):
     import tifffile
-    p.parent.mkdir(parents=True, exist_ok=True); tifffile.imwrite(p, np.asarray(a))
+    p.parent.mkdir(parents=True, exist_ok=True); tifffile.imwrite(p, np.asarray(a), photometric='minisblack')
 
 def _nuclei_smoke(folder:Path) -> dict:
     "A two-image copy of mnfinder's layout (one training, one validation image) for the offline smoke test."
