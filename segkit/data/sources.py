@@ -136,8 +136,7 @@ def default_layer(self:SegSet) -> str|None:
 def _check_layer(self:SegSet, layer:str, item:dict) -> str:
     "`layer` if it is one of `LAYERS` or an extra layer of the items, else one `ValueError` listing the choices."
     extra = tuple(k for k in item if k not in ('image',) + LAYERS)
-    if layer in LAYERS or layer in extra: pass
-    else: check_choice(layer, LAYERS + extra, 'layer')
+    check_choice(layer, LAYERS + extra, 'layer')
     if self.kind == UNLABELLED: raise ValueError(f"`layer`: source {self.name!r} has no labels; use layer=None (images only)")
     if layer == 'instances' and self.kind != INSTANCE: raise ValueError(f"`layer`: source {self.name!r} is {self.kind}, it has no instances")
     if layer == 'semantic' and 'semantic' not in item and self.kind != SEMANTIC:
@@ -145,7 +144,9 @@ def _check_layer(self:SegSet, layer:str, item:dict) -> str:
     return layer
 
 @patch
-def label_codes(self:SegSet, layer:str='mask', classes=None) -> tuple:
+def label_codes(self:SegSet, layer:str='mask', # see `SegSet.label`
+                classes=None, # the kept class names, as in `SegSet.label`
+               ) -> tuple:
     "Class names of the label maps `arrays(…, layer, classes=classes)` returns (`()` for extra layers without known names)."
     self._check_layer(layer, self[0])
     if layer == 'foreground': return ('background', self.codes[1] if len(self.codes) > 1 else 'object')
