@@ -15,7 +15,7 @@ from fastai.data.transforms import FuncSplitter
 from fasttransform import ItemTransform
 from fastai.torch_core import TensorImage, TensorMask, TensorCategory
 from ..core import (get_rng, default_device, normalize_percentile, image_labels, show_pairs, check_image, check_pair,
-                         check_label_map, check_choice, stream_seed, SEMANTIC, INSTANCE, CLASSIFICATION, UNLABELLED, TASKS, TRAIN, VALID)
+                         check_label_map, check_choice, stream_seed, SEMANTIC, INSTANCE, CLASSIFICATION, UNLABELLED, TASKS, TRAIN, VALID, TEST)
 
 # %% auto #0
 __all__ = ['LABEL_RATES', 'PARTIAL', 'ARRAY_TASKS', 'label_rate_subsets', 'group_split', 'make_dls', 'PairCrop', 'ToTensors',
@@ -41,7 +41,7 @@ def group_split(groups, fractions=(0.7, 0.15, 0.15), seed:int=0) -> np.ndarray:
     if len(uniq) < 2: raise ValueError(f"`groups`: need at least 2 groups to split, got {len(uniq)}")
     order = uniq[get_rng(seed).permutation(len(uniq))]
     n_va = max(1, round(len(uniq) * fractions[1])); n_te = max(1, round(len(uniq) * fractions[2])) if len(uniq) >= 3 else 0
-    lab = {g: 'valid' for g in order[:n_va]} | {g: 'test' for g in order[n_va:n_va + n_te]} | {g: 'train' for g in order[n_va + n_te:]}
+    lab = {g: VALID for g in order[:n_va]} | {g: TEST for g in order[n_va:n_va + n_te]} | {g: TRAIN for g in order[n_va + n_te:]}
     return np.array([lab[g] for g in groups])
 
 # %% ../../nbs/02_data.block.ipynb #c0de0b02
@@ -106,7 +106,7 @@ class ToTensors(ItemTransform):
         x = TensorImage(torch.from_numpy(np.ascontiguousarray(xy[0])))
         if len(xy) == 1: return (x,)
         m = np.ascontiguousarray(xy[1])
-        if self.task == 'classification': return (x, torch.from_numpy(image_labels(m, self.n_classes, self.min_pixels)[0].astype(np.float32)))
+        if self.task == CLASSIFICATION: return (x, torch.from_numpy(image_labels(m, self.n_classes, self.min_pixels)[0].astype(np.float32)))
         return (x, TensorMask(torch.from_numpy(m.astype(np.int64))))
 
 class _Ref:
@@ -174,7 +174,7 @@ def show_seg_batch(dls, n:int=4, size:float=2.2):
     "Images of one training batch with their label maps overlaid (or alone, for unlabelled data)."
     b = dls.train.one_batch()
     x = b[0][:n].cpu().numpy()
-    if len(b) == 1 or dls.task == 'classification':
+    if len(b) == 1 or dls.task == CLASSIFICATION:
         import matplotlib.pyplot as plt
         fig, axs = plt.subplots(1, len(x), figsize=(size * len(x), size), squeeze=False)
         for j, ax in enumerate(axs[0]):

