@@ -38,7 +38,8 @@ def test_crops_align_image_and_label():
 def test_nuclei_semantic_layer_three_classes(nuclei):
     dls = seg_block_dls(nuclei, 'semantic', layer='semantic', crop=256, bs=8, device='cpu', seed=3)
     assert dls.codes == ('background', 'nucleus', 'micronucleus')
-    with pytest.raises(KeyError, match="not 'nope'"): seg_block_dls(nuclei, 'semantic', layer='nope')
+    with pytest.raises(ValueError, match="`layer`: expected one of 'mask', 'semantic', 'foreground', 'instances', 'micronuclei', got 'nope'"):
+        seg_block_dls(nuclei, 'semantic', layer='nope')
 
 def test_seeded():
     ds = get_source('synthetic_blobs', n=12, size=48)

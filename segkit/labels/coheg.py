@@ -8,14 +8,17 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
-from ..core import get_rng, check_label_map
-from ..data.block import PairCrop
+from fastai.data.core import DataLoaders
+from fastai.callback.core import Callback
+from ..core import get_rng, check_label_map, stream_seed
+from ..data.block import PairCrop, make_dls, partial_target
 
 # %% auto #0
-__all__ = ['coheg_table', 'CoHeG', 'ablation', 'transfer', 'merge', 'EqualRateSampler', 'CoHeGReset', 'coheg_dls']
+__all__ = ['coheg_table', 'presence_table', 'CoHeG', 'ablation', 'transfer', 'merge', 'EqualRateSampler', 'CoHeGReset',
+           'coheg_dls']
 
 # %% ../../nbs/03_labels.coheg.ipynb #8396482c
-def coheg_table(n:int, # number of samples s
+def presence_table(n:int, # number of samples s
                 n_classes:int, # number of classes c (including background at index 0)
                 S, # classes whose labels may be removed (indices; background 0 is never removed itself)
                 rate=None, # ρ: fraction removed per class in S (a float, or a dict class -> float)
@@ -46,6 +49,8 @@ def coheg_table(n:int, # number of samples s
     if on_empty not in ('keep', 'error'): raise ValueError(f"`on_empty`: expected 'keep' or 'error', got {on_empty!r}")
     return m
 
+coheg_table = presence_table   # the former name (kept importable)
+
 # %% ../../nbs/03_labels.coheg.ipynb #d4e18e9c
 class CoHeG(Dataset):
     "Partially labelled view of a semantic dataset: items `(image, y (C,H,W) binary, m (C,))` with a sample memory."
@@ -61,19 +66,19 @@ class CoHeG(Dataset):
         self.S = list(range(1, self.c)) if S is None else [self.codes.index(s) if isinstance(s, str) else s for s in S]
         self._kw = dict(rate=rate, count=count, on_empty=on_empty)
         self.draws = 0
-        self.m_table = np.asarray(m_table, np.uint8) if m_table is not None else coheg_table(len(images), self.c, self.S, seed=seed, **self._kw)
+        self.m_table = np.asarray(m_table, np.uint8) if m_table is not None else presence_table(len(images), self.c, self.S, seed=seed, **self._kw)
         if self.m_table.shape != (len(images), self.c): raise ValueError(f"`m_table`: expected shape {(len(images), self.c)}, got {self.m_table.shape}")
         self.memory = {}
         if not 0 <= focus <= 1: raise ValueError(f"`focus`: expected a probability in [0, 1], got {focus}")
         if focus and not crop: raise ValueError("`focus` needs `crop`")
-        self.aug = PairCrop(crop, flip, seed) if (crop or flip) else None
-        self.focus, self._where, self._frng = focus, {}, get_rng(seed + 7919)
+        self.aug = PairCrop(crop, flip, stream_seed(seed, 'crop')) if (crop or flip) else None
+        self.focus, self._where, self._frng = focus, {}, get_rng(stream_seed(seed, 'focus'))
         self.epoch_len = epoch_len or len(images)
 
     def reset(self):
-        "Forget the memory and draw a new removal pattern (same rates, next seed)."
+        "Forget the memory and draw a new removal pattern (same rates, the seed stream of this redraw)."
         self.draws += 1; self.memory.clear()
-        self.m_table = coheg_table(len(self.images), self.c, self.S, seed=self.seed + self.draws, **self._kw)
+        self.m_table = presence_table(len(self.images), self.c, self.S, seed=stream_seed(self.seed, 'redraw', str(self.draws)), **self._kw)
 
     def __len__(self): return self.epoch_len
 
@@ -81,11 +86,7 @@ class CoHeG(Dataset):
         k = k % len(self.images)                     # with `epoch_len`, an epoch visits each image several times (random crops)
         m = self.memory.setdefault(k, self.m_table[k].copy())
         lab = check_label_map(self.labels[k], f'labels[{k}]', n_classes=self.c)
-        y = (np.arange(self.c)[:, None, None] == lab[None]).astype(np.float32) * m[:, None, None]
-        mm = m.astype(np.float32).copy()
-        if (m[1:] == 0).any():
-            if self.background == 'complement': y[0] = 1 - y[1:].max(0)                 # thesis: unlabelled objects become background
-            else: y[0] = 0; mm[0] = 0
+        y, mm = partial_target(lab, m, self.background)
         img = np.asarray(self.images[k], np.float32)
         img = img[None] if img.ndim == 2 else img
         if self.aug is not None:
@@ -114,13 +115,13 @@ class CoHeG(Dataset):
 # %% ../../nbs/03_labels.coheg.ipynb #a8d36352
 def ablation(n:int, n_classes:int, rate:float, seed:int=0) -> np.ndarray:
     "Class-presence table with `rate` of the labels removed from every foreground class."
-    return coheg_table(n, n_classes, range(1, n_classes), rate=rate, seed=seed)
+    return presence_table(n, n_classes, range(1, n_classes), rate=rate, seed=seed)
 
 def transfer(n:int, n_classes:int, complete, rate:float, seed:int=0) -> np.ndarray:
     "Class-presence table with the classes in `complete` always annotated and the other foreground classes removed at `rate`."
     S = [i for i in range(1, n_classes) if i not in set(complete)]
     if not S: raise ValueError("`complete`: every class is complete, nothing to remove")
-    return coheg_table(n, n_classes, S, rate=rate, seed=seed)
+    return presence_table(n, n_classes, S, rate=rate, seed=seed)
 
 def merge(n:int, n_classes:int, ratio:float, seed:int=0) -> np.ndarray:
     "Two disjoint single-class sub-datasets: `ratio` of the samples annotated only for class 1, the rest only for class 2."
@@ -145,12 +146,6 @@ class EqualRateSampler(Sampler):
         return iter(out.tolist())
 
 # %% ../../nbs/03_labels.coheg.ipynb #f12711b7
-import random
-from fastai.data.load import DataLoader
-from fastai.data.core import DataLoaders
-from fastai.callback.core import Callback
-from ..core import default_device
-
 class CoHeGReset(Callback):
     "Redraw the CoHeG removal pattern at the period the training set asks for."
     def before_epoch(self):
@@ -160,25 +155,19 @@ class CoHeGReset(Callback):
         ds = self.dls.train.dataset
         if self.training and getattr(ds, 'reset_mode', None) == 'iteration': ds.reset()
 
-class _SampledDL(DataLoader):
-    "A fastai DataLoader whose order comes from a torch-style sampler (e.g. `EqualRateSampler`)."
-    def __init__(self, dataset, sampler, **kwargs): self.sampler = sampler; super().__init__(dataset, n=len(sampler), **kwargs)
-    def get_idxs(self): return list(iter(self.sampler))
-
-def coheg_dls(train:CoHeG, valid_images, valid_labels, bs:int=8, seed:int=0, device=None,
+def coheg_dls(train:CoHeG, # the partially labelled training set
+              valid_images, valid_labels, # the fully labelled validation set
+              bs:int=8, seed:int=0, # seeds the training order (see `make_dls`)
+              device=None, # None: chosen now (CUDA if available)
               groups=None, # per-image group ids (e.g. `merge` sub-datasets): batches drawn with `EqualRateSampler`
              ) -> DataLoaders:
     "fastai DataLoaders of `(x, y, m)` batches: partially labelled training set, fully labelled validation set."
     valid = CoHeG(valid_images, valid_labels, train.codes, S=[], count=0)
-    dev = default_device(device)
+    valid.shapes = [np.shape(l) for l in valid_labels]
+    smp = None
     if groups is not None:
         if len(groups) != len(train.images): raise ValueError(f"`groups`: expected one id per training image ({len(train.images)}), got {len(groups)}")
         reps = max(1, round(len(train) / len(train.images)))          # keep `epoch_len`'s number of draws per epoch
         smp = EqualRateSampler(np.tile(np.asarray(groups), reps), seed=seed)
-        tdl = _SampledDL(train, smp, bs=bs, drop_last=len(smp) > bs, device=dev)
-    else: tdl = DataLoader(train, bs=bs, shuffle=True, drop_last=len(train) > bs, device=dev)
-    vdl = DataLoader(valid, bs=bs if len({np.shape(l) for l in valid_labels}) == 1 else 1, device=dev)
-    tdl.rng, vdl.rng = random.Random(seed), random.Random(seed + 1)
-    dls = DataLoaders(tdl, vdl, device=dev)
-    dls.n_inp = 1
-    return dls
+    return make_dls(train, valid, bs=bs, seed=seed, device=device, sampler=smp)
+
