@@ -27,7 +27,7 @@ from fastai.optimizer import Adam
 from fastai.torch_core import TensorImage, TensorMask, distrib_barrier
 from fastcore.foundation import L
 from .core import check_pair, check_choice, default_device, eval_mode, model_device, torch_seeded
-from .data.block import PairCrop
+from .data.block import PairCrop, ArraySegDataset, seg_dls, array_dls
 from .models.unet import UNet
 from .models.classifiers import ARCHS, site_classifier
 from .losses import get_partial_loss, AlphaSchedule
@@ -36,57 +36,12 @@ from .metrics.semantic import PresentDice  # noqa: F401  (re-exported: it lived 
 from .metrics.classification import site_target, SiteCounts, binary_counts
 
 # %% auto #0
-__all__ = ['ArraySegDataset', 'seg_dls', 'dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'EpochCheckpoint',
-           'resume_from', 'read_history', 'make_learner', 'seg_learner', 'partial_learner', 'SiteLoss', 'site_learner',
-           'SiteRuns', 'train_site_classifiers', 'predict_masks']
+__all__ = ['dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'EpochCheckpoint', 'resume_from',
+           'read_history', 'make_learner', 'seg_learner', 'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns',
+           'train_site_classifiers', 'predict_masks', 'ArraySegDataset', 'seg_dls', 'array_dls']
 
 # %% ../nbs/08_learner.ipynb #a5ed9f7e
-class ArraySegDataset(Dataset):
-    "Image/label-map pairs as fastai tensors, with optional seeded random crops and flips; `epoch_len` samples per epoch."
-    def __init__(self, images, masks, crop:int|None=None, flip:bool=False, seed:int=0, name:str='dataset', epoch_len:int|None=None):
-        if len(images) != len(masks): raise ValueError(f"{name}: {len(images)} images but {len(masks)} masks")
-        if len(images) == 0: raise ValueError(f"{name}: no items")
-        self.items = []
-        for i, (im, m) in enumerate(zip(images, masks)):
-            a, l = check_pair(im, m, f"{name}.images[{i}]", f"{name}.masks[{i}]")
-            a = a[None] if a.ndim == 2 else a
-            if crop is not None and min(a.shape[-2:]) < crop:
-                raise ValueError(f"{name}.images[{i}]: shape {a.shape[-2:]} is smaller than crop={crop}")
-            self.items.append((np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(l, dtype=np.int64)))
-        self.aug = PairCrop(crop, flip, seed) if (crop or flip) else None
-        self.epoch_len = epoch_len or len(self.items)   # with random crops, one epoch can visit each image several times
-        self.n_channels = self.items[0][0].shape[0]
-        if any(a.shape[0] != self.n_channels for a, _ in self.items): raise ValueError(f"{name}: images differ in channel count")
-
-    def __len__(self): return self.epoch_len
-
-    def __getitem__(self, i):
-        a, l = self.items[i % len(self.items)]
-        if self.aug is not None:
-            aug = self.aug.draw(l.shape)
-            a, l = self.aug.apply(a, aug), self.aug.apply(l, aug)
-        return TensorImage(torch.from_numpy(a.copy())), TensorMask(torch.from_numpy(l.copy()))
-
-def seg_dls(train:tuple, # (images, masks) for training
-            valid:tuple, # (images, masks) for validation
-            bs:int=8, # batch size
-            crop:int|None=None, # random training crops of this size (validation is never cropped)
-            flip:bool=True, # random 90° rotations and flips for training
-            seed:int=0, # seeds shuffling and augmentation
-            device=None, # None: chosen now (CUDA if available)
-            epoch_len:int|None=None, # training samples per epoch (default: one per image); useful with `crop`
-           ) -> DataLoaders:
-    "fastai `DataLoaders` for semantic segmentation from in-memory arrays."
-    dev = default_device(device)
-    tds = ArraySegDataset(*train, crop=crop, flip=flip, seed=seed, name='train', epoch_len=epoch_len)
-    vds = ArraySegDataset(*valid, name='valid')
-    if vds.n_channels != tds.n_channels: raise ValueError(f"train has {tds.n_channels} channels but valid has {vds.n_channels}")
-    tdl = DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, device=dev)
-    vdl = DataLoader(vds, bs=bs if len({m.shape for _, m in vds.items}) == 1 else 1, device=dev)
-    tdl.rng, vdl.rng = random.Random(seed), random.Random(seed + 1)   # fastai seeds from the global RNG otherwise
-    dls = DataLoaders(tdl, vdl, device=dev)
-    dls.n_channels = tds.n_channels
-    return dls
+_all_ = ['ArraySegDataset', 'seg_dls', 'array_dls']   # defined in `segkit.data.block`; importable from here as before
 
 # %% ../nbs/08_learner.ipynb #a41f6c0e
 def dls_device(dls) -> torch.device:

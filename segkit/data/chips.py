@@ -142,7 +142,8 @@ def _sites_smoke(folder:Path) -> dict:
     return dict(path=folder / 'mosaic.tif', points=folder / 'points.csv', polygons=folder / 'sites.geojson', chip=32, crop=16, swirl_radius=16)
 
 # %% ../../nbs/02a_data.chips.ipynb #791a77bc
-@register_source('sites', "Your mosaic (GeoTIFF) + site/no-site points (CSV) [+ expert polygons (GeoJSON)]: 8-bit chips, 40 augmented images per point.")
+@register_source('sites', "Your mosaic (GeoTIFF) + site/no-site points (CSV) [+ expert polygons (GeoJSON)]: 8-bit chips, 40 augmented images per point.",
+                 provenance='your data', fetches='', smoke=_sites_smoke)
 def sites(path=None, # the mosaic GeoTIFF
           points=None, # CSV of points (see `read_points`)
           polygons=None, # GeoJSON of site boundaries (optional)

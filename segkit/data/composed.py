@@ -277,7 +277,8 @@ def _mounds_smoke(folder:Path) -> dict:
     tifffile.imwrite(folder / 'dem.tif', np.linspace(0, 10, 576, dtype=np.float32).reshape(24, 24))
     return dict(path=folder / 'dem.tif', n=2, size=32)
 
-@register_source('mounds', 'Semi-synthetic CORONA-like scenes of settlement mounds on real DEM relief, exact site masks and site/no-site labels.')
+@register_source('mounds', 'Semi-synthetic CORONA-like scenes of settlement mounds on real DEM relief, exact site masks and site/no-site labels.',
+                 provenance='semi-synthetic (real DEM relief, synthetic mounds)', fetches='the `dem` source', smoke=_mounds_smoke)
 def mounds(path=None, # DEM GeoTIFF(s) for the base relief (default: the `dem` source)
            n:int=200, # number of scenes
            size:int=256, # scene side in pixels (overrides `params.size`)

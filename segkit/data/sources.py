@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from ..core import (synth_blobs, synth_shapes, get_rng, n_instances, check_image, check_pair, check_choice, normalize_percentile,
+from ..core import (pixel_to_map, synth_blobs, synth_shapes, get_rng, n_instances, check_image, check_pair, check_choice, normalize_percentile,
                          SEMANTIC, INSTANCE, UNLABELLED, TRAIN, VALID, TEST, SPLITS)
 from ..registry import Registry
 
@@ -221,7 +221,7 @@ def _smoke_source(name:str, f:Callable):
         if len(ds) == 0: raise ValueError(f"source {name!r}: the smoke input gave no items")
         return ds.describe()
 
-SOURCES = Registry('source', providers=(), smoke=_smoke_source)
+SOURCES = Registry('source', providers=('segkit.data.composed', 'segkit.data.chips'), smoke=_smoke_source)
 
 def register_source(name:str, # the source's public name
                     help:str|None=None, # one line: what the data is, its origin and licence (default: the docstring's first line)
@@ -449,16 +449,14 @@ class GeoTiff:
         self.seg_h, self.seg_w = (pg.tilelength, pg.tilewidth) if self.tiled else (pg.rowsperstrip, pg.imagewidth)
         tags = {t.code: t.value for t in pg.tags.values()}
         scale, tie = tags.get(33550), tags.get(33922)
-        self.transform = (tie[3], scale[0], tie[4], -scale[1]) if scale and tie else None   # x0, dx, y0, dy
+        self.transform = (tie[3], scale[0], 0., tie[4], 0., -scale[1]) if scale and tie else None   # GDAL (x0, dx, rx, y0, ry, dy)
         nd = tags.get(42113)
         try: self.nodata = float(nd) if nd is not None else None
         except ValueError: self.nodata = None
 
     def xy(self, row:float, col:float) -> tuple:
         "Map coordinates of pixel (row, col)'s corner (None without a georeference)."
-        if self.transform is None: return None
-        x0, dx, y0, dy = self.transform
-        return x0 + col * dx, y0 + row * dy
+        return None if self.transform is None else tuple(float(v) for v in pixel_to_map(row, col, self.transform))
 
     def read(self, row:int=0, col:int=0, h:int|None=None, w:int|None=None) -> np.ndarray:
         "The window `[row:row+h, col:col+w]` (default: to the raster's edge), decoding only the segments it overlaps."
