@@ -322,7 +322,7 @@ def register_pretext(name:str, # the public name, e.g. 'simclr'
                      help:str|None=None): # one line for `PRETEXTS.table()` (default: the docstring's first line)
     "Class decorator: register a `PretextTask` subclass in `PRETEXTS` (re-running the defining cell replaces it)."
     def _reg(cls):
-        PRETEXTS.register(name, help, min_bs=cls.min_bs, global_batch_loss=cls.global_batch_loss)(cls)
+        PRETEXTS.register(name, help, min_bs=getattr(cls, 'min_bs', None), global_batch_loss=getattr(cls, 'global_batch_loss', None))(cls)
         cls.name = name
         return cls
     return _reg
