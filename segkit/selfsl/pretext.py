@@ -300,7 +300,7 @@ class PretextTask(nn.Module):
 
 # %% ../../nbs/09_selfsl.pretext.ipynb #e700b854
 def smoke_pretext(name:str|type, # a registered name or a `PretextTask` subclass
-                  step:bool=False, # also back-propagate and take one SGD step and one momentum step
+                  step:bool=False, # also back-propagate and take one SGD step (lr 0.01) and one momentum step
                   bs:int=2, # images in the batch
                   seed:int=0) -> float:
     "One forward pass and loss of a pretext task with its `check_kwargs` on a tiny `unet` encoder and a random batch; the loss."
@@ -312,7 +312,9 @@ def smoke_pretext(name:str|type, # a registered name or a `PretextTask` subclass
     if not torch.isfinite(loss): raise ValueError(f"{task.name}: non-finite smoke loss {float(loss)}")
     if step:
         loss.backward()
-        torch.optim.SGD([p for p in task.parameters() if p.requires_grad], lr=0.01).step()
+        with torch.no_grad():                           # plain SGD by hand (torch.optim's first step imports its compiler stack)
+            for p in task.parameters():
+                if p.grad is not None: p.sub_(0.01 * p.grad)
         task.momentum_step(0.)
     return float(loss.detach())
 
