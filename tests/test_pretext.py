@@ -10,7 +10,7 @@ from segkit.models.encoders import get_encoder
 from segkit.selfsl.pretext import (AUG_PRESETS, BatchAug, view_aug, nt_xent, byol_loss, cosine_tau, ema_update, info_nce,
                                    Queue, barlow_twins_loss, dense_match, dense_info_nce, random_patch_mask,
                                    masked_patch_mse, get_pretext, list_pretexts, pretext_learner, register_pretext,
-                                   PretextTask)
+                                   PretextTask, PRETEXTS, smoke_pretext)
 
 G = lambda s=0: torch.Generator().manual_seed(s)
 
@@ -28,6 +28,11 @@ def test_light_preset_only_permutes_pixels():
     x = torch.rand(6, 1, 16, 16)
     v = view_aug('light', seed=0)(x)
     assert torch.allclose(v.flatten(1).sort(1).values, x.flatten(1).sort(1).values, atol=1e-5)
+
+def test_augmentation_presets_are_a_registry():
+    assert AUG_PRESETS.names() == ['light', 'microscopy', 'monuseg', 'terrain']
+    for p in AUG_PRESETS.names(): assert AUG_PRESETS.check(p).shape == (2, 1, 16, 16)
+    assert AUG_PRESETS.help('light').startswith('flips')
 
 def test_bad_augmentation_input():
     with pytest.raises(KeyError, match='known'): view_aug('colour')
@@ -124,9 +129,12 @@ def test_fcmae_masks_the_ratio_and_hides_masked_pixels():
     with pytest.raises(ValueError, match='multiple of the patch size'): task(torch.randn(1, 1, 48, 64))
 
 def test_registry_and_bad_input():
-    assert list_pretexts() == ['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco', 'fcmae']
-    with pytest.raises(KeyError, match='known'): get_pretext('swav')
+    assert list_pretexts() == PRETEXTS.names() == ['autoencoder', 'barlow_twins', 'byol', 'densecl', 'detco', 'fcmae', 'moco', 'simclr']
+    with pytest.raises(KeyError, match='known: autoencoder'): get_pretext('swav')
     with pytest.raises(ValueError, match='already registered'): register_pretext('simclr')(PretextTask)
+    with pytest.raises(TypeError, match='PretextTask'): register_pretext('not_a_task')(torch.nn.Linear)
+    register_pretext('simclr')(PRETEXTS['simclr'])                      # the same class again (a re-run cell): fine
+    assert PRETEXTS['simclr'].name == 'simclr' and set(PRETEXTS.table().columns) >= {'help', 'min_bs', 'global_batch_loss'}
     with pytest.raises(TypeError, match='Encoder'): get_pretext('simclr', torch.nn.Conv2d(1, 2, 3))
     for name in ('simclr', 'byol', 'barlow_twins'):
         with pytest.raises(ValueError, match='at least 2'): get_pretext(name, 'resnet18')(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))
@@ -207,3 +215,24 @@ def test_momentum_agrees_with_lightly_if_installed():
     b2 = torch.nn.Linear(3, 2); b2.load_state_dict(b.state_dict())
     ema_update(a, b, 0.9); utils.update_momentum(a, b2, 0.9)
     assert all(torch.allclose(x, y) for x, y in zip(b.parameters(), b2.parameters()))
+
+# ---- registry conformance: every method's smoke check (tiny encoder, one forward, loss and SGD step)
+
+@pytest.mark.parametrize('name', PRETEXTS.names())
+def test_smoke_every_method(name):
+    torch.set_num_threads(1)
+    state = torch.random.get_rng_state()
+    l = PRETEXTS.check(name)
+    assert math.isfinite(l) and l == smoke_pretext(name)                   # seeded: the same loss again
+    assert math.isfinite(smoke_pretext(name, step=True, bs=4))
+    assert torch.equal(state, torch.random.get_rng_state())               # library code leaves the global RNG alone
+
+def test_streams_not_offsets():
+    "Queues and masks draw from named streams of the seed, not from `seed + 1`."
+    from segkit.core import stream_seed
+    e = lambda: get_encoder('unet', depth=1, base=4)
+    d = get_pretext('densecl', e(), seed=3, queue_size=8, proj_dim=4)
+    q = torch.nn.functional.normalize(torch.randn(8, 4, generator=torch.Generator().manual_seed(stream_seed(3, 'queue'))), dim=1)
+    assert torch.equal(d.queue.keys, q) and not torch.equal(d.queue.keys, d.dense_queue.keys)
+    assert not torch.equal(get_pretext('moco', e(), seed=0, queue_size=8, proj_dim=4).queue.keys,
+                           get_pretext('densecl', e(), seed=1, queue_size=8, proj_dim=4).dense_queue.keys)

@@ -5,8 +5,9 @@ import torch
 torch.set_num_threads(1)
 import torch.nn.functional as F
 from segkit.models.encoders import get_encoder
-from segkit.selfsl.pretext import nt_xent, barlow_twins_loss, get_pretext
-from segkit.selfsl.dist import dist_selfcheck, distributed_task, gather_with_grad, gather_nograd, world_size
+from segkit.selfsl.pretext import PRETEXTS, nt_xent, barlow_twins_loss, get_pretext
+from segkit.selfsl.dist import distributed_task, gather_with_grad, gather_nograd, world_size
+from ddp_harness import dist_selfcheck, ddp_selfcheck
 
 def test_two_processes_match_single_process():
     d = dist_selfcheck(world=2, n=8, d=16, queue_size=32, seed=0)
@@ -32,14 +33,39 @@ def test_single_process_is_identity():
 def test_distributed_task_bad_input():
     with pytest.raises(TypeError, match='PretextTask'): distributed_task(torch.nn.Linear(2, 2))
 
+def test_distributed_hooks_are_declared_on_the_template():
+    "Global-batch methods say so on their class; switching a task on sets its hooks, no instance methods are replaced."
+    assert sorted(n for n in PRETEXTS.names() if PRETEXTS[n].global_batch_loss) == ['barlow_twins', 'simclr']
+    assert all(PRETEXTS[n].check_kwargs is not None for n in PRETEXTS.names())
+    t = get_pretext('densecl', get_encoder('unet', depth=1, base=4), queue_size=8, proj_dim=8)
+    before = dict(vars(t))
+    distributed_task(t)
+    assert t.distributed and t.queue.gather is gather_nograd and t.dense_queue.gather is gather_nograd
+    assert 'loss' not in vars(t) and 'keys' not in vars(t) and 'push' not in vars(t.queue)
+    t.set_distributed(False); assert not t.distributed and t.queue.gather is None
+
+def test_no_segkit_module_patches_fastai():
+    "Importing every segkit module in a fresh interpreter leaves fastai's `DistributedDL._broadcast` as fastai wrote it."
+    import subprocess, sys
+    code = ("import importlib, pkgutil, segkit\n"
+            "bad = []\n"
+            "for m in pkgutil.walk_packages(segkit.__path__, 'segkit.'):\n"
+            "    try: importlib.import_module(m.name)\n"
+            "    except ImportError as e: bad.append((m.name, str(e)))\n"
+            "import fastai.distributed as fd\n"
+            "print(fd.DistributedDL._broadcast.__module__, fd.DistributedDL._broadcast.__qualname__, bad)")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split()[:2] == ['fastai.distributed', 'DistributedDL._broadcast'], p.stdout
+
 # ---- fastai Learners under torchrun (2 CPU processes, gloo, DDP through accelerate)
 
-from segkit.selfsl.dist import ddp_selfcheck, CHECK_TASKS, shuffled_keys, distributed, launched_world
+from segkit.selfsl.dist import shuffled_keys, distributed, launched_world
 
 def test_fastai_learners_under_torchrun_match_one_process():
     "Every pretext task trained 3 steps in 2 torchrun processes equals one process on the concatenated batch; FCMAE's ranks agree."
-    chk = ddp_selfcheck(methods=list(CHECK_TASKS), world=2, bs=4, steps=3)
-    assert set(chk.index) == set(CHECK_TASKS)
+    chk = ddp_selfcheck(methods=PRETEXTS.names(), world=2, bs=4, steps=3)
+    assert set(chk.index) == set(PRETEXTS.names())
     assert (chk['between_ranks'] < 1e-6).all(), chk          # DDP kept every process's weights, queues and targets equal
     exact = chk.drop('fcmae')
     assert (exact['moved'] > 1e-6).all(), chk                 # training did change the state
