@@ -10,12 +10,12 @@ import torch.distributed as dist
 from torch import nn
 import torch.nn.functional as F
 from fastai.callback.core import Callback
-from fastai.callback.fp16 import MixedPrecision
 from fastai.learner import Learner
 from fastai.optimizer import Adam
 from ..core import ema_update, momentum_copy, stream_seed, torch_seeded
 from ..registry import Registry
 from ..models.encoders import Encoder, get_encoder
+from ..learner import make_learner
 
 # %% auto #0
 __all__ = ['AUG_PRESETS', 'PRETEXTS', 'BatchAug', 'view_aug', 'mlp_head', 'nt_xent', 'byol_loss', 'cosine_tau', 'info_nce',
@@ -370,8 +370,6 @@ def pretext_learner(dls, # fastai `DataLoaders` whose first input is the image b
                     lr:float=1e-3, opt_func=Adam, cbs=None,
                     amp:str|bool='auto', # mixed precision: 'auto' = on when training on CUDA
                     **kwargs) -> Learner:
-    "A fastai `Learner` that trains `task` on the images of `dls`."
-    dev = torch.device(dls.device or 'cpu')
-    learn = Learner(dls, task.to(dev), loss_func=task.loss, opt_func=opt_func, lr=lr, cbs=[PretextCallback(task)] + list(cbs or []), **kwargs)
-    if amp is True or (amp == 'auto' and dev.type == 'cuda'): learn.add_cb(MixedPrecision())
-    return learn
+    "A fastai `Learner` that trains `task` on the images of `dls` (a `make_learner` preset: no best-weights keeping)."
+    return make_learner(dls, task, task.loss, amp=amp, cbs=[PretextCallback(task)] + list(cbs or []), keep_best=None,
+                        opt_func=opt_func, lr=lr, **kwargs)

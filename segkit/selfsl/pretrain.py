@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import torch
 from fastai.callback.core import Callback
-from fastai.callback.tracker import SaveModelCallback
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learner.fit_one_cycle)
 from fastai.torch_core import distrib_barrier
 from ..core import get_rng, stream_seed, torch_seeded
 from ..models.encoders import Encoder, get_encoder
 from ..models.unet import n_params
-from ..learner import seg_dls
+from ..learner import KeepBest
+from ..data.block import array_dls
+from ..core import UNLABELLED
 from ..metrics.representation import convergence_step
 from .pretext import get_pretext, pretext_learner
 from .dist import distributed, distributed_task, launched_world, process_device, shared_folder
@@ -43,12 +44,6 @@ class _BatchLog(Callback):
     def after_batch(self):
         if self.training: self.losses.append(float(self.loss.detach())); self.times.append(time.perf_counter() - self.t0)
 
-class _SaveBestFrom(SaveModelCallback):
-    "`SaveModelCallback` that only compares epochs from `start_epoch` on (earlier validation losses are not comparable)."
-    def __init__(self, start_epoch:int=0, **kwargs): super().__init__(**kwargs); self.start_epoch = start_epoch
-    def after_epoch(self):
-        if self.epoch >= self.start_epoch: super().after_epoch()
-
 def select_from_epoch(task, epochs:int, epoch_len:int) -> int:
     "First epoch whose validation loss is comparable: for queue methods, the first after the queue holds only real keys."
     q = getattr(task, 'queue_size', 0) or 0
@@ -68,7 +63,7 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
              epochs:int=5, bs:int=16, crop:int=64, epoch_len:int|None=None, # samples per epoch (default 4 × images)
              n_valid:int|None=None, # validation crops (default 2 batches)
              lr:float=1e-3, seed:int=0, encoder_kw:dict|None=None, task_kw:dict|None=None,
-             ckpt_dir=None, # where `SaveModelCallback` keeps the best epoch (default: a temporary folder)
+             ckpt_dir=None, # where `KeepBest` keeps the best epoch (default: a temporary folder)
              device=None) -> tuple:
     "Train `method` on `images`; return the encoder of the epoch with the lowest validation pretext loss (queue methods: once the queue is full of real keys) and a history dict. Under `torchrun`/`accelerate launch` every process trains its share of each batch (DDP)."
     device = process_device(device)
@@ -79,14 +74,13 @@ def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built wit
     vimgs = valid_images if valid_images else images
     n_valid, epoch_len = n_valid or 2 * bs, epoch_len or 4 * len(images)
     vcrops = random_crops(vimgs, crop, n_valid - n_valid % bs or bs, seed=stream_seed(seed, 'valid_crops'))
-    dummy = lambda ims: [np.zeros(a.shape[-2:], np.int64) for a in ims]
-    dls = seg_dls((list(images), dummy(images)), (vcrops, dummy(vcrops)), bs=bs, crop=crop, flip=False, seed=seed,
-                  epoch_len=epoch_len, device=device)
+    dls = array_dls(list(images), list(vcrops), UNLABELLED, bs=bs, crop=crop, flip=False, seed=seed,
+                    epoch_len=epoch_len, device=device)
     log = _BatchLog()
     start = select_from_epoch(task, epochs, epoch_len)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(ckpt_dir or tmp); folder.mkdir(parents=True, exist_ok=True)
-        learn = pretext_learner(dls, task, lr=lr, cbs=[log, _SaveBestFrom(start, monitor='valid_loss', fname=f'pretext-{method}', with_opt=False)],
+        learn = pretext_learner(dls, task, lr=lr, cbs=[log, KeepBest('valid_loss', where='file', start_epoch=start, fname=f'pretext-{method}')],
                                 path=folder, model_dir='.')
         t0 = time.perf_counter()
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()), distributed(learn), torch_seeded(stream_seed(seed, 'train')):

@@ -12,10 +12,13 @@ from torch import nn
 import torch.nn.functional as F
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learner.fit_one_cycle)
 from fastai.losses import CrossEntropyLossFlat
-from ..core import normalize_percentile, center_crop, eval_mode, model_device, stream_seed, torch_seeded
+from ..core import center_crop, eval_mode, model_device, stream_seed, torch_seeded
 from ..data.sources import get_source
 from ..data.block import label_rate_subsets
-from ..models.encoders import ENCODERS, Encoder, register_encoder, get_encoder, encoder_unet
+from ..models.encoders import (Encoder, get_encoder, encoder_unet, EfficientNetEncoder, efficientnet_lite0,  # noqa: F401 (re-exported)
+                                    is_lite0_checkpoint, convert_efficientnet_lite0)
+from ..models.weights import load_state
+from ..instances.postprocess import distance_watershed
 from .dist import distributed, process_device
 from .pretrain import random_crops, pretrain, select_from_epoch, convergence_time, plot_pretext_losses  # noqa: F401 (re-exported)
 from ..learner import seg_dls, seg_learner, predict_masks
@@ -24,9 +27,12 @@ from ..metrics.semantic import confusion_matrix, dice_from_confusion
 from ..metrics.instance import aji
 
 # %% auto #0
-__all__ = ['instance_data', 'EfficientNetEncoder', 'efficientnet_lite0', 'is_lite0_checkpoint', 'convert_efficientnet_lite0',
-           'imagenet_encoder', 'he_init', 'transfer_unet', 'distance_watershed', 'finetune', 'embed_images',
-           'stage_features', 'stage_cka', 'crop_neighbours', 'plot_neighbours']
+__all__ = ['instance_data', 'imagenet_encoder', 'he_init', 'transfer_unet', 'finetune', 'embed_images', 'stage_features',
+           'stage_cka', 'crop_neighbours', 'plot_neighbours', 'EfficientNetEncoder', 'efficientnet_lite0',
+           'is_lite0_checkpoint', 'convert_efficientnet_lite0', 'distance_watershed']
+
+# %% ../../nbs/09d_selfsl.transfer.ipynb #9a2714f0
+_all_ = ['EfficientNetEncoder', 'efficientnet_lite0', 'is_lite0_checkpoint', 'convert_efficientnet_lite0', 'distance_watershed']   # moved to models.encoders / instances.postprocess
 
 # %% ../../nbs/09d_selfsl.transfer.ipynb #c00e012b
 def instance_data(source:str='nuclei', # a registered instance source
@@ -35,10 +41,8 @@ def instance_data(source:str='nuclei', # a registered instance source
     "Normalised images, instance maps, foreground maps, one class per image (`cell_line` or object-count tercile) and the split of `source`."
     ds = get_source(source, path=path, **kwargs)
     if ds.kind != 'instance': raise ValueError(f"`source`: {source!r} has {ds.kind!r} labels; SelfSLBench needs instance masks")
-    items = [ds[i] for i in range(len(ds))]
-    imgs = [normalize_percentile(it['image']).astype(np.float32) for it in items]
-    if any(a.ndim != 2 for a in imgs): raise ValueError(f"`source`: {source!r} has multi-channel images; expected (H, W)")
-    inst = [np.asarray(it['mask']).astype(np.int64) for it in items]
+    imgs, inst = ds.arrays(None, 'instances', ndim=2)
+    imgs, inst = [a.astype(np.float32) for a in imgs], [np.asarray(m).astype(np.int64) for m in inst]
     meta = ds.meta
     if meta is not None and 'cell_line' in meta:
         classes, cls_from = np.asarray(meta['cell_line'].astype(str)), 'cell_line'
@@ -47,62 +51,14 @@ def instance_data(source:str='nuclei', # a registered instance source
         q = np.quantile(cnt, [1 / 3, 2 / 3])
         classes, cls_from = np.array(['few', 'mid', 'many'])[np.searchsorted(q, cnt, side='right')], 'object-count tercile'
     return dict(images=imgs, instances=inst, fg=[(m > 0).astype(np.int64) for m in inst], classes=classes,
-                class_from=cls_from, split=np.asarray(ds.split), name=ds.name)
+                class_from=cls_from, split=np.asarray(ds.split), idx=ds.splits(), name=ds.name)
 
 # %% ../../nbs/09d_selfsl.transfer.ipynb #30031e96
-class EfficientNetEncoder(Encoder):
-    "timm EfficientNet(-Lite) as an `Encoder`: stem, then seven block stages; maps at strides 2, 4, 8, 16, 32."
-    def stages(self):
-        b = self.body
-        return [lambda x: b.bn1(b.conv_stem(x))] + list(b.blocks)
-    @property
-    def out_idx(self): return [1, 2, 3, 5, 7]
-
-ENCODERS.pop('efficientnet_lite0', None)   # re-running this cell (or the notebook next to the module) replaces the entry
-@register_encoder('efficientnet_lite0', 'timm tf_efficientnet_lite0 (3.4 M parameters without head); ImageNet weights by path')
-def efficientnet_lite0(n_in:int=1):
-    import timm
-    body = timm.create_model('tf_efficientnet_lite0', pretrained=False, in_chans=n_in, num_classes=0)
-    del body.conv_head, body.bn2, body.classifier
-    return EfficientNetEncoder(body, [16, 24, 40, 112, 320], [2, 4, 8, 16, 32], n_in, 'efficientnet_lite0')
-
-_LITE0_BLOCKS = (1, 2, 2, 3, 3, 4, 1)
-
-def is_lite0_checkpoint(sd) -> bool: return isinstance(sd, dict) and '_conv_stem.weight' in sd and '_blocks.0._depthwise_conv.weight' in sd
-
-def convert_efficientnet_lite0(src, # the wheel's `efficientnet-lite0-57934424.pth` (or its state dict)
-                               dst=None, # if given, save the converted state dict there
-                              ) -> dict:
-    "Rename an EfficientNet-PyTorch Lite0 checkpoint to segkit's `efficientnet_lite0` encoder (`body.` names, head dropped)."
-    sd = src if isinstance(src, dict) else torch.load(src, map_location='cpu', weights_only=True)
-    if not is_lite0_checkpoint(sd): raise ValueError(f"`src`: {src if not isinstance(src, dict) else 'state dict'} is not an EfficientNet-PyTorch Lite0 checkpoint (no `_conv_stem`/`_blocks`)")
-    where = [(s, j) for s, n in enumerate(_LITE0_BLOCKS) for j in range(n)]
-    out, dropped = {}, 0
-    for k, v in sd.items():
-        p = k.split('.')
-        if p[0] == '_conv_stem': nk = 'conv_stem.' + '.'.join(p[1:])
-        elif p[0] == '_bn0': nk = 'bn1.' + '.'.join(p[1:])
-        elif p[0] == '_blocks':
-            i = int(p[1])
-            if i >= len(where): raise ValueError(f"`src`: block {i} in {k!r}, but Lite0 has {len(where)} blocks")
-            s, j = where[i]; first = i == 0   # the first block has no expansion (depthwise-separable)
-            m = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn1' if first else 'bn2',
-                 '_project_conv': 'conv_pw' if first else 'conv_pwl', '_bn2': 'bn2' if first else 'bn3'}[p[2]]
-            nk = f'blocks.{s}.{j}.{m}.' + '.'.join(p[3:])
-        else: dropped += 1; continue   # _conv_head, _bn1 (head), _fc
-        out['body.' + nk] = v
-    if dst is not None: torch.save(out, dst)
-    return out
-
 def imagenet_encoder(weights_path, # an EfficientNet-Lite0 checkpoint (wheel format or converted) or any `get_encoder` checkpoint
                      name:str='efficientnet_lite0', n_in:int=1) -> Encoder:
     "The ImageNet baseline encoder from local weights; wheel-format Lite0 checkpoints are converted on the fly."
-    sd = torch.load(weights_path, map_location='cpu', weights_only=True)
-    if is_lite0_checkpoint(sd):
-        if name != 'efficientnet_lite0': raise ValueError(f"`weights_path`: an EfficientNet-Lite0 checkpoint, but `name` is {name!r}")
-        with tempfile.TemporaryDirectory() as d:
-            p = Path(d) / 'lite0.pth'; convert_efficientnet_lite0(sd, p)
-            return get_encoder(name, n_in=n_in, weights_path=p)
+    if is_lite0_checkpoint(load_state(weights_path)) and name != 'efficientnet_lite0':
+        raise ValueError(f"`weights_path`: an EfficientNet-Lite0 checkpoint, but `name` is {name!r}")
     return get_encoder(name, n_in=n_in, weights_path=weights_path)
 
 # %% ../../nbs/09d_selfsl.transfer.ipynb #e1de7eef
@@ -122,29 +78,6 @@ def transfer_unet(encoder:Encoder, # a (pretext-trained) encoder; copied, not sh
     if not isinstance(encoder, Encoder): raise TypeError(f"`encoder`: expected a segkit `Encoder`, got {type(encoder).__name__}")
     if seed is None: return encoder_unet(copy.deepcopy(encoder), n_classes, freeze=frozen)
     with torch_seeded(seed): return encoder_unet(copy.deepcopy(encoder), n_classes, freeze=frozen)
-
-# %% ../../nbs/09d_selfsl.transfer.ipynb #e989135d
-def distance_watershed(prob, # foreground probability (H, W)
-                       thresh:float=0.5, min_distance:int=3) -> np.ndarray:
-    "Instance label map from a foreground probability: threshold, distance transform, peaks as markers, watershed."
-    from scipy import ndimage
-    from skimage.feature import peak_local_max
-    from skimage.segmentation import watershed
-    p = np.asarray(prob, np.float32)
-    if p.ndim != 2: raise ValueError(f"`prob`: expected (H, W), got shape {p.shape}")
-    fg = p > thresh
-    if not fg.any(): return np.zeros(p.shape, np.int32)
-    dist = ndimage.distance_transform_edt(fg)
-    comp, n = ndimage.label(fg)
-    peaks = peak_local_max(dist, min_distance=min_distance, labels=comp, exclude_border=False)
-    markers = np.zeros(p.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    has = np.zeros(n + 1, bool); has[comp[tuple(peaks.T)]] = True
-    lost = np.flatnonzero(~has[1:]) + 1                      # components without a peak: one marker each
-    if len(lost):
-        ids = np.zeros(n + 1, np.int32); ids[lost] = len(peaks) + 1 + np.arange(len(lost))
-        markers = np.where(markers == 0, ids[comp], markers)
-    return watershed(-dist, markers, mask=fg).astype(np.int32)
 
 # %% ../../nbs/09d_selfsl.transfer.ipynb #ef49dd9c
 def finetune(encoder:Encoder, # the encoder to transfer (copied)
