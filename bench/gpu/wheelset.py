@@ -35,7 +35,7 @@ IF_MISSING = {   # installed only where the machine cannot import them, or has a
     'truststore': 'truststore', 'tzdata': 'tzdata',
     'requests': 'requests', 'urllib3': 'urllib3', 'charset-normalizer': 'charset_normalizer',
     'pytest': 'pytest', 'pluggy': 'pluggy', 'iniconfig': 'iniconfig',
-    'setuptools': 'setuptools',   # builds segkit offline (`pip install --no-index --find-links .gpu-wheels .`)
+    'setuptools': 'setuptools', 'wheel': 'wheel', 'packaging': 'packaging',   # build segkit offline (`pip install --no-index --find-links .gpu-wheels .`)
     # compiled (CPython 3.12, manylinux): a minimal torch image may lack them
     'matplotlib': 'matplotlib', 'contourpy': 'contourpy', 'kiwisolver': 'kiwisolver', 'fonttools': 'fontTools',
     'cycler': 'cycler', 'pyparsing': 'pyparsing', 'pandas': 'pandas', 'shapely': 'shapely', 'tqdm': 'tqdm', 'PyYAML': 'yaml',
@@ -50,11 +50,11 @@ SKIPPED = {'pydensecrf2': ('pydensecrf', 'needs compiling (no wheel for CPython 
 IMAGE = {
     'torch': 'torch', 'torchvision': 'torchvision', 'timm': 'timm', 'accelerate': 'accelerate', 'scikit-image': 'skimage',
     'scikit-learn': 'sklearn', 'opencv': 'cv2', 'numpy': 'numpy', 'scipy': 'scipy', 'pillow': 'PIL', 'networkx': 'networkx',
-    'imageio': 'imageio', 'tifffile': 'tifffile', 'lazy-loader': 'lazy_loader', 'packaging': 'packaging', 'joblib': 'joblib',
+    'imageio': 'imageio', 'tifffile': 'tifffile', 'lazy-loader': 'lazy_loader', 'joblib': 'joblib',
     'threadpoolctl': 'threadpoolctl', 'huggingface-hub': 'huggingface_hub', 'safetensors': 'safetensors',
     'filelock': 'filelock', 'fsspec': 'fsspec', 'jinja2': 'jinja2', 'markupsafe': 'markupsafe', 'sympy': 'sympy',
     'mpmath': 'mpmath', 'psutil': 'psutil',
-}
+}   # packaging is also carried: pip's isolated build of segkit needs it from .gpu-wheels
 # installed with the above in their current versions, not checked by `run` (older versions do not import them)
 IMAGE_DEPS = {'narwhals': 'scikit-learn >= 1.8', 'hf-xet': 'huggingface-hub', 'httpx': 'huggingface-hub >= 1.0',
               'httpcore': 'httpx', 'shellingham': 'huggingface-hub', 'typer': 'huggingface-hub', 'typer-slim': 'huggingface-hub'}
