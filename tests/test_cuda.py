@@ -1,6 +1,7 @@
 """GPU path (skipped without CUDA): AMP training of the thesis U-Net and of a DynamicUnet, one step of every pretext
 task on CUDA against the same step on CPU, CAMs and metrics on CUDA against CPU, prediction and the demo recipe.
 
+The bad-input checks of `bench/gpu/run` at the end are not marked `cuda` and run everywhere.
 Run on a GPU machine with `pytest -m cuda tests/test_cuda.py` (or `bench/gpu/run`, which also installs the carried wheels).
 The comparisons are written for any device pair, so `_compare_*` can be tried on CPU (`amp=torch.bfloat16` under CPU autocast).
 """
@@ -13,7 +14,7 @@ from segkit.core import synth_shapes, torch_seeded
 from segkit.learner import seg_dls, seg_learner, predict_masks
 from fastai.callback.fp16 import MixedPrecision
 
-pytestmark = pytest.mark.cuda
+cuda = pytest.mark.cuda   # every GPU test; the bad-input tests of bench/gpu/run at the end run everywhere
 
 # AMP tolerance for a loss computed under autocast against the fp32 CPU loss (relative; bf16 keeps 8 significant bits)
 AMP_RTOL, AMP_ATOL = 5e-2, 1e-3
@@ -44,6 +45,7 @@ def _fit_amp(learn, epochs=3):
 
 # ---------------------------------------------------------------- training with AMP
 
+@cuda
 def test_amp_training_on_gpu():
     s, dls = _shapes_dls()
     assert dls.device.type == 'cuda'
@@ -52,6 +54,7 @@ def test_amp_training_on_gpu():
     pred = predict_masks(learn.model, s.images[12:])
     assert pred[0].shape == (64, 64)
 
+@cuda
 def test_amp_training_thesis_unet_full_size():
     "The thesis U-Net (depth 4, 64 base maps, max-unpool decoder) trains under AMP."
     from segkit.models.unet import UNet
@@ -59,12 +62,14 @@ def test_amp_training_thesis_unet_full_size():
     with torch_seeded(0): model = UNet(1, 4, depth=4, base=64, up='unpool')
     _fit_amp(seg_learner(dls, 4, model=model))
 
+@cuda
 def test_amp_training_dynamic_unet():
     from segkit.models.dynamic import dynamic_unet
     _, dls = _shapes_dls()
     with torch_seeded(0): model = dynamic_unet(4, 'resnet18', n_in=1, img_size=(64, 64))
     _fit_amp(seg_learner(dls, 4, model=model))
 
+@cuda
 def test_demo_recipe_on_gpu(tmp_path):
     from segkit.experiments import run_recipe
     run = run_recipe('demo', out=tmp_path, epochs=2, n=24, size=64, verbose=False)
@@ -101,10 +106,12 @@ def _compare_pretext(name, encoder, kw, size, dev='cuda', amp=torch.bfloat16):
     assert next(task.encoder.parameters()).device.type == torch.device(dev).type
     return ref, got
 
+@cuda
 @pytest.mark.parametrize('name,encoder,kw,size', PRETEXT, ids=[c[0] for c in PRETEXT])
 def test_pretext_step_cuda_amp_matches_cpu(name, encoder, kw, size):
     _compare_pretext(name, encoder, kw, size)
 
+@cuda
 def test_every_pretext_task_is_checked():
     from segkit.selfsl.pretext import list_pretexts
     assert set(list_pretexts()) == {c[0] for c in PRETEXT}
@@ -131,6 +138,7 @@ def _cam_names():
     from segkit.explain.cams import list_cams
     return list_cams()
 
+@cuda
 @pytest.mark.parametrize('name', _cam_names())
 def test_cam_cuda_matches_cpu(name, exact_fp32):
     _compare_cam(name)
@@ -178,6 +186,47 @@ def _compare_fastai_metrics(dev='cuda'):
             vals.append(met.value)
         assert vals[0] == vals[1]
 
+@cuda
 def test_metrics_on_cuda_tensors_match_cpu(): _compare_metrics()
+@cuda
 def test_losses_on_cuda_match_cpu(exact_fp32): _compare_losses()
+@cuda
 def test_fastai_metrics_accumulate_cuda_batches(): _compare_fastai_metrics()
+
+# ---------------------------------------------------------------- bench/gpu/run: bad input (runs on every machine)
+
+import subprocess, sys
+from pathlib import Path
+RUN = Path(__file__).resolve().parents[1] / 'bench' / 'gpu' / 'run'
+
+def _load_run():
+    import importlib.machinery, importlib.util
+    loader = importlib.machinery.SourceFileLoader('gpu_run', str(RUN))
+    spec = importlib.util.spec_from_loader('gpu_run', loader); mod = importlib.util.module_from_spec(spec); loader.exec_module(mod)
+    return mod
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_gpu_run_without_cuda_exits_2_with_a_message():
+    r = subprocess.run([sys.executable, str(RUN), '--no-tests', '--no-bench'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert 'no CUDA device' in r.stderr and '--dry' in r.stderr and 'Traceback' not in r.stderr
+
+def test_gpu_run_names_a_missing_wheel_and_the_prepare_command(tmp_path, capsys):
+    import json
+    run = _load_run()
+    (tmp_path / 'manifest.json').write_text(json.dumps(dict(wheels=[dict(dist='captum', version='0.9.0', group='always', module='captum',
+                                                                          file='captum-0.9.0-py3-none-any.whl', pure=True)], skipped={})))
+    with pytest.raises(SystemExit) as e: run.read_manifest(tmp_path)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert 'captum-0.9.0-py3-none-any.whl' in err and 'bench/gpu/prepare' in err
+    with pytest.raises(SystemExit) as e: run.read_manifest(tmp_path / 'absent')
+    assert e.value.code == 2 and 'bench/gpu/prepare' in capsys.readouterr().err
+
+def test_gpu_run_plans_only_what_is_missing_or_older():
+    run = _load_run()
+    man = dict(wheels=[dict(dist='fastai', version='2.8.7', group='always', file='f.whl'),
+                       dict(dist='pytest', version='0.1', group='if_missing', file='p.whl'),            # older pin: present here
+                       dict(dist='no-such-dist-xyz', version='1.0', group='if_missing', file='n.whl'),
+                       dict(dist='pytest', version='999.0', group='if_missing', file='q.whl')])         # newer pin than here
+    assert [(e['dist'], e['why'].split()[-1]) for e in run.plan(man)] == [('fastai', 'version'), ('no-such-dist-xyz', 'here'), ('pytest', 'older')]
