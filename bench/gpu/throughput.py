@@ -98,8 +98,12 @@ def measure(dev, dry:bool=False, cases=None, modes=None, log=print) -> list[dict
     out = []
     for name in cases or CASES:
         for mode in modes or MODES:
-            r = run_case(name, mode, dev, bs, size, warmup, iters, dry)
-            base = next((o for o in out if o['case'] == name and o['mode'] == 'fp32'), None)
+            try: r = run_case(name, mode, dev, bs, size, warmup, iters, dry)
+            except Exception as e:                        # one failing case must not lose the others
+                if dev.type == 'cuda': torch.cuda.empty_cache()
+                out.append(dict(case=name, mode=mode, error=f"{type(e).__name__}: {str(e)[:300]}"))
+                log(f"  {name:12s} {mode:24s} FAILED: {out[-1]['error']}"); continue
+            base = next((o for o in out if o['case'] == name and o['mode'] == 'fp32' and 'error' not in o), None)
             r['speedup_vs_fp32'] = round(r['images_per_s'] / base['images_per_s'], 2) if base else 1.0
             out.append(r)
             log(f"  {name:12s} {mode:24s} {r['images_per_s']:9.1f} img/s  {r['step_ms']:8.2f} ms/step  "
@@ -115,9 +119,11 @@ def write(records:list, env:dict, out, stem:str='gpu_throughput') -> tuple[Path,
              "| case | mode | batch | size | images/s | ms/step | × fp32 | peak memory (MiB) | matmul/conv share of kernel time | of step time | top matmul/conv ops |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in records:
+        if 'error' in r: lines.append(f"| {r['case']} | {r['mode']} | FAILED: {r['error']} |" + ' |' * 8); continue
         lines.append(f"| {r['case']} | {r['mode']} | {r['batch']} | {r['size']}² | {r['images_per_s']} | {r['step_ms']} | {r['speedup_vs_fp32']} | "
                      f"{r['peak_memory_MiB'] if r['peak_memory_MiB'] is not None else '–'} | {r['mm_conv_share_of_kernel_time']} | {r['mm_conv_share_of_step_time']} | {r['mm_conv_ops']} |")
-    lines += ["", "Cases: " + '; '.join(f"{k}: {v[1]}" for k, v in CASES.items()) + ".",
+    lines += ["", "Cases: " + '; '.join(f"{k}: {v[1]}" for k, v in CASES.items()) + "."
+              + (" Dry run: bs 2 at 64², the U-Net with depth 2 and 8 base maps." if env.get('dry') else ''),
               "AMP = `torch.autocast` with bfloat16 (no grad scaler); channels_last = model and inputs in NHWC memory format.",
               "The matmul/conv share sums the self kernel time of ATen convolution and matrix-multiply ops from the torch profiler "
               "over 3 more steps, divided by all ATen kernel time (and by the wall time of those steps).", "",
