@@ -7,9 +7,8 @@ import pytest
 import torch
 torch.set_num_threads(1)
 from segkit.core import synth_blobs
-from segkit.models.encoders import get_encoder
-from segkit.selfsl.transfer import (transfer_unet, convert_efficientnet_lite0, imagenet_encoder, is_lite0_checkpoint,
-                                    finetune, distance_watershed, stage_cka, embed_images, instance_data, he_init, _LITE0_BLOCKS)
+from segkit.models.encoders import get_encoder, convert_efficientnet_lite0, is_lite0_checkpoint, _LITE0_BLOCKS
+from segkit.selfsl.transfer import transfer_unet, imagenet_encoder, finetune, stage_cka, embed_images, instance_data, he_init
 from segkit.selfsl.pretrain import pretrain, random_crops
 
 def _toy(n=12, seed=1):
@@ -115,17 +114,6 @@ def test_pretrain_keeps_lowest_validation_loss_epoch(tmp_path):
     assert h['added_params'] > 0 and len(h['batch_losses']) == 3 * 16 // 4 and h['min_bs'] == 2
 
 # ---- instances
-
-def test_distance_watershed_splits_touching_disks_and_keeps_foreground():
-    yy, xx = np.mgrid[:40, :70]
-    fg = (((yy - 20) ** 2 + (xx - 20) ** 2) < 144) | (((yy - 20) ** 2 + (xx - 41) ** 2) < 144)
-    disks = fg.copy()
-    fg[2:4, 64:66] = True                                       # a 2×2 plateau: kept as its own instance, not dropped
-    lab = distance_watershed(fg.astype(float), min_distance=5)
-    assert len(np.unique(lab[disks])) == 2 and np.array_equal(lab > 0, fg)
-    assert len(np.unique(lab[2:4, 64:66])) == 1 and not set(np.unique(lab[2:4, 64:66])) & set(np.unique(lab[disks]))
-    assert distance_watershed(np.zeros((8, 8))).max() == 0
-    with pytest.raises(ValueError, match=r'\(H, W\)'): distance_watershed(np.zeros((1, 8, 8)))
 
 def test_finetune_scores_and_nested_subsets():
     d = _toy(12)
