@@ -76,5 +76,6 @@ def write_table(out) -> Path:
     ex = [r for r in recs if r.get('extra')]
     if ex: lines += ["", "Other measurements:", ""] + [f"- {r['name']}: " + ', '.join(f"{k} = {v}" for k, v in r['extra'].items()) for r in ex]
     if recs: lines += ["", f"Versions: torch {recs[-1]['env']['torch']}, fastai {recs[-1]['env']['fastai']}, numpy {recs[-1]['env']['numpy']}, python {recs[-1]['env']['python']}."]
+    lines += ["", "GPU check (issue 16): `bench/gpu/run` writes its throughput table and summary to `bench/results/gpu/` (gpu_throughput.md, gpu_throughput.json, gpu_check.json)."]
     p = out / 'README.md'; p.write_text('\n'.join(lines) + '\n')
     return p
