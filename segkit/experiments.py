@@ -354,13 +354,13 @@ def summary_table(run:Run) -> pd.DataFrame:
 
 # %% ../nbs/14_experiments.ipynb #939eef02
 def md_table(t:pd.DataFrame, fmt:str|None=None) -> list:
-    "Markdown lines of a table, index as first column; with `fmt`, floats are formatted by it and NaN shows as '–'."
+    "Markdown lines of a table, index as first column; with `fmt`, float columns are formatted by it (NaN shows as '–'), integers stay integers."
     cols = [t.index.name or ''] + [str(c) for c in t.columns]
     def cell(v):
         if fmt is None or not isinstance(v, (float, np.floating)): return str(v)
         return fmt.format(v) if np.isfinite(v) else '–'
     return (["| " + " | ".join(cols) + " |", "|---|" + "---:|" * len(t.columns)]
-            + ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in t.iterrows()] + [""])
+            + ["| " + " | ".join([str(i)] + [cell(v) for v in r]) + " |" for i, r in zip(t.index, t.itertuples(index=False, name=None))] + [""])
 
 class Report:
     "A markdown report built block by block: `Report(run).h1(…).p(…).table(df, fmt).figure(name).bullets(items).write()`."
