@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 import segkit
 from .core import default_device
-from .registry import Registry, UnknownName
+from .registry import Registry
 
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'Run', 'parse_options', 'RecipeCfg', 'cfg_from', 'cfg_load', 'Recipe', 'recipe',
