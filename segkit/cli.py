@@ -4,8 +4,9 @@
 
 # %% ../nbs/16_cli.ipynb #6021a012
 from __future__ import annotations
-import ast, sys, warnings
+import sys, warnings
 from fastcore.script import anno_parser, store_true, Param
+from .experiments import parse_options
 
 # %% auto #0
 __all__ = ['COMMANDS', 'CLIError', 'segkit_run', 'segkit_demo', 'segkit_list', 'segkit_data', 'segkit_docs', 'segkit_pretrain',
@@ -15,25 +16,12 @@ __all__ = ['COMMANDS', 'CLIError', 'segkit_run', 'segkit_demo', 'segkit_list', '
 class CLIError(Exception):
     "A user error on the command line: printed without a traceback, exit code 2."
 
-def _split_top(s:str) -> list:
-    "Split at commas outside brackets, so that `rates=[0,0.5],seeds=3` gives two items."
-    out, depth, cur = [], 0, ''
-    for ch in s:
-        depth += ch in '[(' ; depth -= ch in '])'
-        if ch == ',' and depth == 0: out.append(cur); cur = ''
-        else: cur += ch
-    return out + [cur]
-
 def _parse_set(s:str|None) -> dict:
-    "Parse `key=value,key=value` (values as Python literals where possible; lists in brackets)."
-    out = {}
-    for item in filter(None, _split_top(s or '')):
-        if '=' not in item: raise CLIError(f"--set: expected key=value, got {item!r}")
-        k, v = item.split('=', 1)
-        try: out[k.strip()] = ast.literal_eval(v.strip())
-        except (ValueError, SyntaxError): out[k.strip()] = v.strip()
-    return out
+    "Parse `--set key=value,key=value` with `parse_options` (values as Python literals where possible); errors are `CLIError`s."
+    try: return parse_options(s, what='--set')
+    except ValueError as e: raise CLIError(str(e)) from None
 
+# %% ../nbs/16_cli.ipynb #e73727f1
 def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
                source:str=None, # data source (default: the recipe's; see `segkit data`)
                path:str=None, # folder with a local copy of the source's data
@@ -42,11 +30,10 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
                resume:str=None, # an incomplete run folder to continue
                seed:int=0, # random seed
                device:str=None, # 'cpu', 'cuda', ... (default: CUDA if available)
-               set:str=None, # recipe options, e.g. "epochs=3,lr=0.01"
+               set:str=None, # recipe options, e.g. "epochs=3,lr=0.01,rates=0.5,0.7" (typed by the recipe's config)
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
-    from segkit.experiments import get_recipe, run_recipe, Run, load_recipes
-    load_recipes()
+    from segkit.experiments import get_recipe, run_recipe, Run
     from segkit.data.sources import list_sources
     opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
     preset = 'full' if full else 'quick'
@@ -58,21 +45,28 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
     except (KeyError, ValueError, FileNotFoundError) as e: raise CLIError(e.args[0]) from None
     return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
 
+
+# %% ../nbs/16_cli.ipynb #6e48be44
 def segkit_demo(source:str=None, # data source (default: the embedded real data once registered, else synthetic)
                 path:str=None, # folder with a local copy of the source's data
                 full:store_true=False, # the long version (GPU)
                 out:str='runs', # parent folder of the run folder
                 device:str=None, # 'cpu', 'cuda', ... (default: CUDA if available)
+                steps:str=None, # demo steps after the main model, e.g. 'coheg,cam' ('none': the main model only; default: all)
                ):
     "The segkit tour: train a small U-Net, evaluate it and write the report."
-    return segkit_run('demo', source=source, path=path, full=full, out=out, device=device)
+    st = None if steps is None else f"steps=[{','.join(repr(s) for s in steps.split(',') if s.strip() and s.strip() not in ('none', 'main'))}]"
+    return segkit_run('demo', source=source, path=path, full=full, out=out, device=device, set=st)
 
+
+# %% ../nbs/16_cli.ipynb #6bb487ea
 def segkit_list():
     "List the experiment recipes."
-    from segkit.experiments import list_recipes, load_recipes
-    load_recipes()
+    from segkit.experiments import list_recipes
     print(list_recipes().to_string())
 
+
+# %% ../nbs/16_cli.ipynb #1dd85b8b
 def segkit_data(name:Param("a source to describe (default: list all sources)", str, opt=False, nargs='?')=None,
                 path:str=None, # folder with a local copy of the source's data
                ):
@@ -86,6 +80,8 @@ def segkit_data(name:Param("a source to describe (default: list all sources)", s
           f"{ds.kind}, classes {', '.join(ds.codes)}\n{ds.citation}\n")
     print(df.to_string(max_rows=30))
 
+
+# %% ../nbs/16_cli.ipynb #78dac257
 def segkit_docs(out:str='_site', # output folder, relative to the repository root
                 engine:str='auto', # 'auto', 'quarto' or 'sphinx'
                ):
@@ -93,6 +89,8 @@ def segkit_docs(out:str='_site', # output folder, relative to the repository roo
     from segkit.docsite import build_site
     print(f"docs site: {build_site(out=out, engine=engine)}")
 
+
+# %% ../nbs/16_cli.ipynb #d61e6e16
 def segkit_pretrain(method:Param("pretext task (see segkit.selfsl.pretext.list_pretexts())", str, opt=False),
                     out:str='encoder.pth', # where to write the encoder's state dict (and OUT.json, its history)
                     source:str='nuclei', # an instance source: its training images, without labels
@@ -123,6 +121,8 @@ def segkit_pretrain(method:Param("pretext task (see segkit.selfsl.pretext.list_p
         print(f"{method} on {len(tr)} {source} images: best epoch {hist['best_epoch']} (valid loss {hist['best_valid_loss']:.4f}), "
               f"{hist['seconds']:.0f} s → {out}")
 
+
+# %% ../nbs/16_cli.ipynb #6c36d63e
 def segkit_finetune(weights:Param("encoder state dict from `segkit pretrain` ('random': He init)", str, opt=False),
                     source:str='nuclei', # an instance source with a train and a test split
                     path:str=None, # folder with a local copy of the source's data
@@ -152,6 +152,8 @@ def segkit_finetune(weights:Param("encoder state dict from `segkit pretrain` ('r
               f"Dice {res['dice']:.4f}, AJI⁺ {res['aji_plus']:.4f} ({res['seconds']:.0f} s)")
     return res
 
+
+# %% ../nbs/16_cli.ipynb #df8e708a
 COMMANDS = dict(demo=segkit_demo, run=segkit_run, list=segkit_list, data=segkit_data, docs=segkit_docs, pretrain=segkit_pretrain,
                 finetune=segkit_finetune)
 
@@ -173,3 +175,4 @@ def main(argv:list|None=None) -> int:
     try: fn(**kw)
     except CLIError as e: print(f"segkit {cmd}: {e}", file=sys.stderr); return 2
     return 0
+

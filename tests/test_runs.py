@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from fastai.callback.core import Callback
 import segkit.experiments as ex
+import segkit.recipes.demo as demo_mod
 from segkit.learner import read_history
 from conftest import ROOT
 
@@ -24,7 +25,7 @@ def test_cli_run_writes_everything(tmp_path):
         assert (run / f).exists(), f
     assert json.loads((run / 'status.json').read_text())['state'] == 'complete'
     cfg = json.loads((run / 'config.json').read_text())
-    assert cfg['epochs'] == 2 and cfg['env']['device'] == 'cpu'
+    assert cfg['epochs'] == 2 and cfg['env']['device'] == 'cpu' and cfg['steps'] == ['coheg'] and cfg['preset'] == 'quick'
     m = pd.read_csv(run / 'metrics.csv')
     assert set(m.split) == {'valid', 'test'} and m.value.between(0, 1).all()
     assert 'dice_fg (mean per image)' in res.stdout                  # the summary table is printed
@@ -35,9 +36,12 @@ def test_cli_run_writes_everything(tmp_path):
     assert len(list((tmp_path / 'runs').iterdir())) == 2 and (run / 'metrics.csv').read_bytes() == before
 
 @pytest.mark.parametrize('args, msg', [
-    (['run', 'nope'], 'known recipes: cam-mounds, cam-nuclei, coheg-ablation'),
-    (['run', 'demo', '--set', 'epoks=3'], "valid options"),
-    (['run', 'demo', '--set', 'epochs'], 'expected key=value'),
+    (['run', 'nope'], "unknown recipe 'nope'; known: cam-mounds, cam-nuclei, coheg-ablation"),
+    (['run', 'demo', '--set', 'epoks=3'], "unknown option 'epoks' for recipe 'demo'; valid: source, path, seed, device, epochs"),
+    (['run', 'demo', '--set', 'epochs'], '--set: expected key=value'),
+    (['run', 'demo', '--set', 'epochs=many'], "option 'epochs': expected int, got 'many'"),
+    (['run', 'coheg-ablation', '--set', 'losses=llambda,dice'], "unknown value for 'losses' 'dice' for recipe 'coheg-ablation'; valid: llambda"),
+    (['demo', '--steps', 'coheg,nope'], "unknown value for 'steps' 'nope' for recipe 'demo'; valid: cam, coheg, pretext"),
     (['run', 'demo', '--source', 'mars'], 'known sources: nuclei, dsb2018_sample'),
     (['run', 'demo', '--resume', 'nowhere'], 'not a segkit run folder'),
     (['explode'], 'choose from: demo, run, list, data, docs'),
@@ -62,8 +66,8 @@ class _Interrupt(Callback):
         if self.epoch == 1: raise KeyboardInterrupt
 
 def test_interrupted_run_resumes(tmp_path, monkeypatch):
-    orig = ex.seg_learner
-    monkeypatch.setattr(ex, 'seg_learner', lambda *a, **k: orig(*a, **k).add_cb(_Interrupt()))
+    orig = demo_mod.seg_learner
+    monkeypatch.setattr(demo_mod, 'seg_learner', lambda *a, **k: orig(*a, **k).add_cb(_Interrupt()))
     kw = dict(source='synthetic_blobs', out=tmp_path, epochs=4, n=16, size=32, base=4, depth=2, device='cpu', verbose=False)
     with pytest.raises(KeyboardInterrupt): ex.run_recipe('demo', **kw)
     (run,) = tmp_path.iterdir()
@@ -71,7 +75,7 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     assert st['state'] == 'incomplete' and 'KeyboardInterrupt' in st['error']
     assert (run / 'checkpoints' / 'last.pth').exists() and not (run / 'metrics.csv').exists()
     assert len(read_history(run / 'history.csv')) == 2                # finished epochs are kept
-    monkeypatch.setattr(ex, 'seg_learner', orig)
+    monkeypatch.setattr(demo_mod, 'seg_learner', orig)
     r = ex.run_recipe('demo', resume=run, verbose=False)
     assert r.path == run and r.status['state'] == 'complete'
     hist = read_history(run / 'history.csv')

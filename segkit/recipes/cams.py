@@ -5,24 +5,26 @@
 # %% ../../nbs/14b_recipes.cams.ipynb #a97b6faf
 from __future__ import annotations
 import json, time
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from scipy import ndimage as ndi
-from ..core import get_rng, normalize_percentile
+from ..core import get_rng, normalize_percentile, default_device, torch_seeded
 from ..data.sources import SegSet, get_source
 from ..archaeo import SceneParams, site_dls
 from ..models.classifiers import ARCHS, register_arch, site_classifier, site_learner, site_target, KeepBest
 from ..explain.cams import get_cam, list_cams, ensemble_cam
 from ..explain.masks import MASK_METHODS, dice
-from ..experiments import recipe, Run, register_demo_step, md_table
+from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
 
 # %% auto #0
-__all__ = ['EASY_MOUNDS', 'VGG11_SLIM', 'OVERLAY_COLOURS', 'CAM_DEFAULTS', 'DEMO_CAM', 'scene_params', 'SlimVGG',
-           'nuclei_patches', 'ckpt_path', 'train_classifier', 'load_classifier', 'method_kwargs', 'method_scores',
-           'dice_table', 'tpfpfn_overlay', 'overlay_figure', 'classifier_table', 'cam_pipeline', 'cam_mounds',
-           'cam_nuclei', 'demo_cam_step']
+__all__ = ['EASY_MOUNDS', 'VGG11_SLIM', 'OVERLAY_COLOURS', 'SMOOTH_METHOD', 'CAM_METHODS_QUICK', 'CAM_FULL', 'DEMO_CAM',
+           'scene_params', 'SlimVGG', 'nuclei_patches', 'ckpt_path', 'train_classifier', 'load_classifier',
+           'method_kwargs', 'method_scores', 'dice_table', 'tpfpfn_overlay', 'overlay_figure', 'CamCfg',
+           'classifier_table', 'seed_findings', 'ranking_finding', 'smooth_lead_finding', 'crf_vs_otsu_finding',
+           'cam_pipeline', 'CamMoundsCfg', 'cam_mounds', 'CamNucleiCfg', 'cam_nuclei', 'demo_cam_step']
 
 # %% ../../nbs/14b_recipes.cams.ipynb #5af0656d
 EASY_MOUNDS = dict(pixel_m=6., n_sites=(1, 1), radius_m=(70., 120.), height_m=(12., 25.), p_edge=0., site_albedo=0.12,
@@ -129,11 +131,9 @@ def train_classifier(ds:SegSet, # items with 'image' and 'label'
                      model_kw:dict|None=None, # builder arguments for this arch (VGG: hidden, dropout)
                      device=None) -> dict:
     "Train one classifier, save its weights, return validation precision/recall and counts (JSON-ready)."
-    from segkit.core import default_device
     t0, dev = time.time(), default_device(device)
     dls = site_dls(ds, valid_pct=valid_pct, seed=seed, bs=bs, device=dev)
-    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
-        torch.manual_seed(seed)
+    with torch_seeded(seed):
         learn = site_learner(dls, arch, lr=lr, patience=patience, **(model_kw or {}))
         with learn.no_bar(), learn.no_logging(): learn.fit(epochs)
         model = learn.model.eval()
@@ -235,9 +235,23 @@ def overlay_figure(images, masks, preds:dict, scores:dict, title:str=''):
     return fig
 
 # %% ../../nbs/14b_recipes.cams.ipynb #ceb0be12
-CAM_DEFAULTS = dict(archs=['resnet18'], seeds=2, epochs=15, lr=1e-3, bs=16, patience=None, valid_pct=0.2, model_kw={},
-                    methods=['gradcam', 'smooth_guided_gradcam'], method_kw={'occlusion': {'window': 16, 'stride': 8, 'baseline': 0.5}},
-                    mask_methods=['crf', 'otsu'], n_test=None, n_overlay=4)
+@dataclass(frozen=True)
+class CamCfg(RecipeCfg):
+    "Options shared by the CAM recipes (defaults: quick preset)."
+    archs: tuple[str, ...] = ('resnet18',) # classifier architectures (`ARCHS`)
+    seeds: int = 2 # seed models per architecture, from `seed`
+    epochs: int = 15 # classifier epochs
+    lr: float = 1e-3 # Adam learning rate
+    bs: int = 16 # batch size
+    patience: int|None = None # early stopping patience (None: none)
+    valid_pct: float = 0.2 # validation share of each seed's split
+    model_kw: dict = field(default_factory=dict) # builder arguments per arch, e.g. {'vgg11': {'hidden': 64}}
+    methods: tuple[str, ...] = ('gradcam', 'smooth_guided_gradcam') # CAM methods (`list_cams()`)
+    method_kw: dict = field(default_factory=lambda: {'occlusion': {'window': 16, 'stride': 8, 'baseline': 0.5}}) # constructor arguments per method
+    mask_methods: tuple[str, ...] = ('crf', 'otsu') # how maps become masks (`MASK_METHODS`)
+    n_test: int|None = None # test images scored (None: all with objects)
+    n_overlay: int = 4 # images in each overlay figure
+    CHOICES = dict(methods=lambda: list_cams(), mask_methods=lambda: list(MASK_METHODS), archs=lambda: list(ARCHS))
 
 def classifier_table(runs:pd.DataFrame) -> pd.DataFrame:
     "Per network: mean precision and recall over seeds (Table 5.1 layout), their std, seeds that learned."
@@ -254,64 +268,100 @@ def _test_set(ds, n_test):
     ims = np.stack([normalize_percentile(np.asarray(ds[i]['image'])) for i in idx]).astype(np.float32)
     return idx, ims, np.stack([np.asarray(ds[i]['mask']) > 0 for i in idx])
 
-def _findings(runs, tab, crf, otsu, methods, smooth='smooth_guided_gradcam') -> list:
+# %% ../../nbs/14b_recipes.cams.ipynb #9890ef88
+SMOOTH_METHOD = 'smooth_guided_gradcam'   # the thesis' best method, whose lead the findings check
+
+def seed_findings(runs:pd.DataFrame) -> list:
+    "Per network: validation precision/recall over seeds and the seeds that did not learn."
     out = []
     for a, g in runs.groupby('arch', sort=False):
         bad = g[g.verdict != 'learned']
         out.append(f"`{a}`: validation precision {g.precision.mean():.3f}, recall {g.recall.mean():.3f} over {len(g)} seed(s)"
                    + (f"; **{len(bad)} seed(s) did not learn** ({', '.join(sorted(set(bad.verdict)))}) — their maps are still averaged in." if len(bad) else "; every seed learned."))
-    best = tab['mean'].idxmax()
-    out.append(f"Best method by mean CRF Dice: `{best}` ({tab.loc[best, 'mean']:.3f}); ranking: " +
-               ', '.join(f"`{m}` {v:.3f}" for m, v in tab['mean'].sort_values(ascending=False).items()) + " (thesis: smoothed GGC 0.60 best).")
-    if smooth in tab.index and len(tab) > 1:
-        var_ok = tab['variance'].notna().all()
-        lead = best == smooth
-        low = var_ok and tab['variance'].idxmin() == smooth
-        out.append(f"Smoothed Guided GradCAM {'keeps' if lead else 'does not keep'} the lead in mean Dice here"
-                   + (f" and {'has' if low else 'does not have'} the lowest variance across networks ({tab.loc[smooth, 'variance']:.4f})" if var_ok else " (variance across networks needs ≥ 2 networks)")
-                   + (f"; its mean Dice minus plain Guided GradCAM's: {tab.loc[smooth, 'mean'] - tab.loc['guided_gradcam', 'mean']:+.3f}." if 'guided_gradcam' in tab.index else '.'))
-    if otsu is not None:
-        d = (crf['mean'] - otsu['mean']).reindex(methods)
-        out.append(f"CRF vs Otsu (mean Dice difference): " + ', '.join(f"`{m}` {v:+.3f}" for m, v in d.items())
-                   + f" — CRF better for {(d > 0).sum()} of {len(d)} methods.")
     return out
 
-def cam_pipeline(run:Run, cfg:dict, ds:SegSet, title:str, intro:str, trivial:bool=True, verbose:bool=True):
+def ranking_finding(tab:pd.DataFrame) -> str:
+    "The best method by mean CRF Dice and the ranking (Table 5.2 layout `tab`)."
+    best = tab['mean'].idxmax()
+    return (f"Best method by mean CRF Dice: `{best}` ({tab.loc[best, 'mean']:.3f}); ranking: " +
+            ', '.join(f"`{m}` {v:.3f}" for m, v in tab['mean'].sort_values(ascending=False).items()) + " (thesis: smoothed GGC 0.60 best).")
+
+def smooth_lead_finding(tab:pd.DataFrame, smooth:str=SMOOTH_METHOD) -> list:
+    "Whether the smoothed Guided GradCAM keeps the thesis' lead: best mean Dice and lowest variance across networks."
+    if smooth not in tab.index or len(tab) < 2: return []
+    var_ok = tab['variance'].notna().all()
+    lead = tab['mean'].idxmax() == smooth
+    low = var_ok and tab['variance'].idxmin() == smooth
+    variance = (f" and {'has' if low else 'does not have'} the lowest variance across networks ({tab.loc[smooth, 'variance']:.4f})" if var_ok
+                else " (variance across networks needs ≥ 2 networks)")
+    vs_ggc = f"; its mean Dice minus plain Guided GradCAM's: {tab.loc[smooth, 'mean'] - tab.loc['guided_gradcam', 'mean']:+.3f}." if 'guided_gradcam' in tab.index else '.'
+    return [f"Smoothed Guided GradCAM {'keeps' if lead else 'does not keep'} the lead in mean Dice here" + variance + vs_ggc]
+
+def crf_vs_otsu_finding(crf:pd.DataFrame|None, otsu:pd.DataFrame|None, methods) -> list:
+    "Mean Dice difference CRF − Otsu per method."
+    if crf is None or otsu is None: return []
+    d = (crf['mean'] - otsu['mean']).reindex(methods)
+    return [f"CRF vs Otsu (mean Dice difference): " + ', '.join(f"`{m}` {v:+.3f}" for m, v in d.items())
+            + f" — CRF better for {(d > 0).sum()} of {len(d)} methods."]
+
+def _findings(runs, tab, crf, otsu, methods, smooth=SMOOTH_METHOD) -> list:
+    return seed_findings(runs) + [ranking_finding(tab)] + smooth_lead_finding(tab, smooth) + crf_vs_otsu_finding(crf, otsu, methods)
+
+# %% ../../nbs/14b_recipes.cams.ipynb #ba5e3d74
+def _write_cam_report(run:Run, cfg:CamCfg, title:str, intro:str, seeds, n_test:int, ctab, tabs, findings):
+    "report.md of a CAM run."
+    env = cfg.env or {}
+    mk = {k: v for k, v in cfg.method_kw.items() if k in cfg.methods}
+    rep = Report(run).h1(title)
+    rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seeds {seeds}, device `{env.get('device')}` ({env.get('device_name')}).").p(intro)
+    rep.md([''.join(filter(None, [
+        f"Classifiers: {', '.join(cfg.archs)}; 1-channel input, 2 outputs, Adam lr {cfg.lr}, batch {cfg.bs}, {cfg.epochs} epochs",
+        f", early stopping patience {cfg.patience}" if cfg.patience else ", no early stopping",
+        f", best-validation weights kept; each seed its own {100 * (1 - cfg.valid_pct):.0f}/{100 * cfg.valid_pct:.0f} split",
+        cfg.model_kw and f"; builder arguments {cfg.model_kw}", "."]))])
+    rep.p(f"Maps: target = the positive class, averaged over the {len(seeds)} seed model(s) of each network; methods {', '.join(cfg.methods)}",
+          mk and f" (arguments {mk})", f"; scored on {n_test} test images with objects.")
+    rep.h2("Classifiers (Table 5.1 layout, validation)").table(ctab, '{:.3f}')
+    for mm, t in tabs.items():
+        rep.h2(f"Dice of {mm.upper()} masks (Table 5.2 layout: mean and sample variance across networks)").table(t, '{:.4f}')
+    rep.h2("Findings (computed from this run)").bullets(findings)
+    rep.md([f"![overlay {a}](figures/overlay-{a}.png)" for a in cfg.archs] + [""])
+    return rep.write()
+
+def cam_pipeline(run:Run, cfg:CamCfg, ds:SegSet, title:str, intro:str, trivial:bool=True, verbose:bool=True):
     "Train (arch, seed) classifiers, score the seed-averaged maps of each method as CRF / Otsu masks; tables, figures, report."
-    seeds = list(range(cfg['seed'], cfg['seed'] + cfg['seeds']))
+    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
     ck = run.path / 'checkpoints'
     rows = []
-    for arch in cfg['archs']:
+    for arch in cfg.archs:
         for s in seeds:
-            r = run.step(f'train-{arch}-seed{s}', train_classifier, ds, arch, s, ck, cfg['epochs'], cfg['lr'], cfg['bs'],
-                         cfg['patience'], cfg['valid_pct'], cfg['model_kw'].get(arch), cfg['device'])
+            r = run.step(f'train-{arch}-seed{s}', train_classifier, ds, arch, s, ck, cfg.epochs, cfg.lr, cfg.bs,
+                         cfg.patience, cfg.valid_pct, cfg.model_kw.get(arch), cfg.device)
             rows.append(r)
             if verbose: print(f"train {arch} seed {s}: precision {r['precision']:.3f} recall {r['recall']:.3f} ({r['verdict']}, {r['seconds']:.0f} s)", flush=True)
     runs = pd.DataFrame(rows); runs.to_csv(run.path / 'classifiers.csv', index=False)
     ctab = classifier_table(runs)
-    from segkit.core import default_device
-    dev = default_device(cfg['device'])
-    models = {a: [load_classifier(ck, a, s, cfg['model_kw'].get(a), dev) for s in seeds] for a in cfg['archs']}
-    idx, ims, msk = _test_set(ds, cfg['n_test'])
+    dev = default_device(cfg.device)
+    models = {a: [load_classifier(ck, a, s, cfg.model_kw.get(a), dev) for s in seeds] for a in cfg.archs}
+    idx, ims, msk = _test_set(ds, cfg.n_test)
     long = []
-    for m in cfg['methods']:
-        r = run.step(f'cams-{m}', method_scores, models, m, ims, msk, cfg['mask_methods'], cfg['method_kw'], cfg['bs'], run.path / 'cams')
+    for m in cfg.methods:
+        r = run.step(f'cams-{m}', method_scores, models, m, ims, msk, list(cfg.mask_methods), cfg.method_kw, cfg.bs, run.path / 'cams')
         for a, ra in r.items():
             for mm, v in ra['dice'].items():
                 long += [dict(method=m, network=a, mask=mm, item=int(i), dice=d) for i, d in zip(idx, v)]
         if verbose: print(f"cams {m}: " + '  '.join(f"{a} " + '/'.join(f"{mm} {x:.3f}" for mm, x in ra['mean'].items()) for a, ra in r.items()), flush=True)
     per = pd.DataFrame(long); per.to_csv(run.path / 'dice.csv', index=False)
     agg = per.groupby(['mask', 'method', 'network'], sort=False)['dice'].mean().reset_index()
-    tabs = {mm: dice_table(agg[agg['mask'] == mm]).rename_axis('method') for mm in cfg['mask_methods']}
+    tabs = {mm: dice_table(agg[agg['mask'] == mm]).rename_axis('method') for mm in cfg.mask_methods}
     crf = tabs.get('crf', next(iter(tabs.values())))
-    # a CAM-free reference: the whole image as the mask
-    allfg = float(np.mean([dice(np.ones_like(t), t) for t in msk]))
+    allfg = float(np.mean([dice(np.ones_like(t), t) for t in msk]))   # a CAM-free reference: the whole image as the mask
     # figures: per network, a few test images, CRF masks of every method
-    k = min(cfg['n_overlay'], len(idx))
-    mm0 = 'crf' if 'crf' in cfg['mask_methods'] else cfg['mask_methods'][0]
-    for a in cfg['archs']:
+    k = min(cfg.n_overlay, len(idx))
+    mm0 = 'crf' if 'crf' in cfg.mask_methods else cfg.mask_methods[0]
+    for a in cfg.archs:
         preds, scores = {}, {}
-        for m in cfg['methods']:
+        for m in cfg.methods:
             cams = np.load(run.path / 'cams' / f'{m}-{a}.npz')['cams'][:k].astype(np.float32)
             preds[m] = [MASK_METHODS[mm0](c, im) for c, im in zip(cams, ims[:k])]
             scores[m] = per[(per.method == m) & (per.network == a) & (per['mask'] == mm0)]['dice'].to_numpy()[:k]
@@ -319,49 +369,50 @@ def cam_pipeline(run:Run, cfg:dict, ds:SegSet, title:str, intro:str, trivial:boo
     met = [dict(split=f'valid@{a}', metric=c, value=float(ctab.loc[a, c])) for a in ctab.index for c in ('precision', 'recall')]
     met += [dict(split=f'test@{mm}', metric=f'dice {m} {a}', value=float(v)) for mm, t in tabs.items() for m in t.index for a, v in t.loc[m].items() if a not in ('variance',)]
     run.write_metrics(pd.DataFrame(met))
-    findings = _findings(runs, crf, tabs.get('crf'), tabs.get('otsu'), cfg['methods'])
+    findings = _findings(runs, crf, tabs.get('crf'), tabs.get('otsu'), cfg.methods)
     findings.append(f"Reference without any map: the whole image as the mask has Dice {allfg:.3f} on these test images.")
-    env = cfg.get('env', {})
-    md = [f"# {title}", "", f"Run `{run.path.name}`, preset `{cfg['preset']}`, seeds {seeds}, device `{env.get('device')}` ({env.get('device_name')}).", "",
-          intro, "",
-          f"Classifiers: {', '.join(cfg['archs'])}; 1-channel input, 2 outputs, Adam lr {cfg['lr']}, batch {cfg['bs']}, {cfg['epochs']} epochs"
-          + (f", early stopping patience {cfg['patience']}" if cfg['patience'] else ", no early stopping") + f", best-validation weights kept; each seed its own {100 * (1 - cfg['valid_pct']):.0f}/{100 * cfg['valid_pct']:.0f} split"
-          + (f"; builder arguments {cfg['model_kw']}" if cfg['model_kw'] else '') + ".",
-          f"Maps: target = the positive class, averaged over the {len(seeds)} seed model(s) of each network; methods {', '.join(cfg['methods'])}"
-          + (f" (arguments {mk})" if (mk := {k: v for k, v in cfg['method_kw'].items() if k in cfg['methods']}) else '') + f"; scored on {len(idx)} test images with objects.", "",
-          "## Classifiers (Table 5.1 layout, validation)", ""] + md_table(ctab, '{:.3f}')
-    for mm, t in tabs.items():
-        md += [f"## Dice of {mm.upper()} masks (Table 5.2 layout: mean and sample variance across networks)", ""] + md_table(t, '{:.4f}')
-    md += ["## Findings (computed from this run)", ""] + [f"- {f}" for f in findings] + [""]
-    md += [f"![overlay {a}](figures/overlay-{a}.png)" for a in cfg['archs']] + [""]
-    (run.path / 'report.md').write_text('\n'.join(md))
+    _write_cam_report(run, cfg, title, intro, seeds, len(idx), ctab, tabs, findings)
     return dict(classifiers=ctab, tables=tabs, findings=findings)
 
 # %% ../../nbs/14b_recipes.cams.ipynb #5df9a577
-@recipe('cam-mounds', "Site classifiers on mound scenes (Table 5.1), seed-averaged CAMs → CRF/Otsu masks, Dice per method × network (Table 5.2).",
-        quick=dict(archs=['resnet18', 'vgg11_slim'], seeds=2, n=200, size=64, scene=EASY_MOUNDS, epochs=15, lr=1e-3, model_kw={},
-                   methods=['gradcam', 'layercam', 'guided_gradcam', 'smooth_guided_gradcam', 'eigencam', 'occlusion']),
-        full=dict(archs=['vgg16', 'resnet34', 'densenet121'], seeds=5, n=2000, size=256, scene={}, epochs=100, patience=10, lr=1e-4,
-                  methods=list_cams(), method_kw={'occlusion': {'window': 32, 'stride': 16, 'baseline': 0.5}}, model_kw={}),
-        n=200, size=64, p_site=0.5, scene=EASY_MOUNDS, **CAM_DEFAULTS)
-def cam_mounds(run:Run, cfg:dict):
-    ds = get_source('mounds', path=cfg['path'], n=cfg['n'], size=cfg['size'], p_site=cfg['p_site'], params=scene_params(cfg['scene']), seed=cfg['seed'])
-    knobs = ', '.join(f"{k}={v}" for k, v in cfg['scene'].items()) or 'the defaults'
-    intro = (f"Data: {cfg['n']} semi-synthetic mound scenes of {cfg['size']}² ({100 * cfg['p_site']:.0f} % with sites; {(ds.split == 'test').sum()} held out for testing), "
+CAM_METHODS_QUICK = ('gradcam', 'layercam', 'guided_gradcam', 'smooth_guided_gradcam', 'eigencam')
+CAM_FULL = dict(archs=('vgg16', 'resnet34', 'densenet121'), seeds=5, epochs=100, patience=10, lr=1e-4, methods=list_cams)   # the thesis' protocol
+
+@dataclass(frozen=True)
+class CamMoundsCfg(CamCfg):
+    "`cam-mounds`: site classifiers on semi-synthetic mound scenes."
+    archs: tuple[str, ...] = ('resnet18', 'vgg11_slim')
+    methods: tuple[str, ...] = CAM_METHODS_QUICK + ('occlusion',)
+    n: int = 200 # scenes
+    size: int = 64 # scene side in pixels
+    p_site: float = 0.5 # share of scenes with a site
+    scene: dict = field(default_factory=lambda: dict(EASY_MOUNDS)) # `SceneParams` overrides ({}: the default realism)
+    FULL = dict(CAM_FULL, n=2000, size=256, scene={}, method_kw={'occlusion': {'window': 32, 'stride': 16, 'baseline': 0.5}})
+
+@recipe('cam-mounds', CamMoundsCfg, "Site classifiers on mound scenes (Table 5.1), seed-averaged CAMs → CRF/Otsu masks, Dice per method × network (Table 5.2).")
+def cam_mounds(run:Run, cfg:CamMoundsCfg):
+    ds = get_source('mounds', path=cfg.path, n=cfg.n, size=cfg.size, p_site=cfg.p_site, params=scene_params(cfg.scene), seed=cfg.seed)
+    knobs = ', '.join(f"{k}={v}" for k, v in cfg.scene.items()) or 'the defaults'
+    intro = (f"Data: {cfg.n} semi-synthetic mound scenes of {cfg.size}² ({100 * cfg.p_site:.0f} % with sites; {(ds.split == 'test').sum()} held out for testing), "
              f"SceneParams: {knobs}. Exact site masks replace the expert polygons.")
     return cam_pipeline(run, cfg, ds, "CAM → mask on mound scenes (Vădineanu Tables 5.1 and 5.2)", intro)
 
-@recipe('cam-nuclei', "Nucleus-present classifiers on nuclei patches, seed-averaged CAMs → CRF/Otsu masks scored against the true nucleus masks.",
-        quick=dict(archs=['resnet18'], seeds=2, patch=64, zoom=0.5, per_image=8, epochs=15, lr=1e-3,
-                   methods=['gradcam', 'layercam', 'guided_gradcam', 'smooth_guided_gradcam', 'eigencam']),
-        full=dict(archs=['vgg16', 'resnet34', 'densenet121'], seeds=5, patch=128, zoom=0.5, per_image=40, epochs=100, patience=10, lr=1e-4,
-                  methods=list_cams(), method_kw={'occlusion': {'window': 16, 'stride': 8, 'baseline': 0.5}}, model_kw={}),
-        patch=64, zoom=0.5, min_px=64, per_image=8, **CAM_DEFAULTS)
-def cam_nuclei(run:Run, cfg:dict):
-    ds = nuclei_patches(cfg['source'] or 'nuclei', cfg['path'], cfg['patch'], cfg['zoom'], cfg['min_px'], cfg['per_image'], seed=cfg['seed'])
+@dataclass(frozen=True)
+class CamNucleiCfg(CamCfg):
+    "`cam-nuclei`: nucleus-present classifiers on balanced nuclei patches."
+    methods: tuple[str, ...] = CAM_METHODS_QUICK
+    patch: int = 64 # patch side after zooming
+    zoom: float = 0.5 # rescale factor of the source images
+    min_px: int = 64 # positive patch: at least this many nucleus pixels
+    per_image: int = 8 # patches per class and image
+    FULL = dict(CAM_FULL, patch=128, per_image=40)
+
+@recipe('cam-nuclei', CamNucleiCfg, "Nucleus-present classifiers on nuclei patches, seed-averaged CAMs → CRF/Otsu masks scored against the true nucleus masks.")
+def cam_nuclei(run:Run, cfg:CamNucleiCfg):
+    ds = nuclei_patches(cfg.source or 'nuclei', cfg.path, cfg.patch, cfg.zoom, cfg.min_px, cfg.per_image, seed=cfg.seed)
     ct = pd.crosstab(ds.meta['split'], ds.meta['label'])
-    intro = (f"Data: {len(ds)} balanced {cfg['patch']}² patches of `{cfg['source'] or 'nuclei'}` (images zoomed ×{cfg['zoom']}); "
-             f"positive = ≥ {cfg['min_px']} nucleus pixels, negative = none ({ds.skipped} ambiguous positions skipped); "
+    intro = (f"Data: {len(ds)} balanced {cfg.patch}² patches of `{cfg.source or 'nuclei'}` (images zoomed ×{cfg.zoom}); "
+             f"positive = ≥ {cfg.min_px} nucleus pixels, negative = none ({ds.skipped} ambiguous positions skipped); "
              + ', '.join(f"{s}: {int(ct.loc[s].sum())}" for s in ct.index) + ". Seed splits group patches by source image.")
     return cam_pipeline(run, cfg, ds, "CAM → mask on nuclei patches", intro)
 
@@ -369,16 +420,16 @@ def cam_nuclei(run:Run, cfg:dict):
 DEMO_CAM = dict(arch='resnet18', patch=48, zoom=0.5, min_px=48, per_image=4, epochs=8, lr=1e-3, bs=16,
                 methods=['gradcam', 'smooth_guided_gradcam'], n_test=12, n_overlay=3)
 
-def demo_cam_step(run:Run, cfg:dict, **overrides) -> dict:
+def demo_cam_step(run:Run, cfg, **overrides) -> dict:
     "One classifier on nuclei patches, two CAM methods → CRF masks → Dice; returns {'markdown': [...], 'metrics': [...], 'dice': {...}}."
     c = {**DEMO_CAM, **cfg.get('cam', {}), **overrides}
-    src = cfg.get('source') or 'nuclei'
-    if src != 'nuclei': src = 'nuclei'   # the CAM step always uses the real nuclei images (image-level "nucleus present")
+    # the CAM step always uses the real nuclei images (image-level "nucleus present"), whatever the demo's source;
+    # the demo's `path` is a local copy of nuclei only when the demo itself ran on nuclei
+    path = cfg.get('path') if cfg.get('source') in (None, 'nuclei') else None
     seed = int(cfg.get('seed', 0))
-    ds = nuclei_patches(src, None if cfg.get('source') not in (None, 'nuclei') else cfg.get('path'), c['patch'], c['zoom'], c['min_px'], c['per_image'], seed=seed)
+    ds = nuclei_patches('nuclei', path, c['patch'], c['zoom'], c['min_px'], c['per_image'], seed=seed)
     ck = run.path / 'checkpoints' / 'cam'
     r = run.step('cam-train', train_classifier, ds, c['arch'], seed, ck, c['epochs'], c['lr'], c['bs'], None, 0.2, None, cfg.get('device'))
-    from segkit.core import default_device
     model = load_classifier(ck, c['arch'], seed, device=default_device(cfg.get('device')))
     idx, ims, msk = _test_set(ds, c['n_test'])
     res = {m: run.step(f'cam-{m}', method_scores, {c['arch']: [model]}, m, ims, msk, ['crf'], None, c['bs'], run.path / 'cams')[c['arch']]
@@ -388,17 +439,16 @@ def demo_cam_step(run:Run, cfg:dict, **overrides) -> dict:
     run.save_fig(overlay_figure(ims[:k], msk[:k], preds, {m: res[m]['dice']['crf'][:k] for m in c['methods']}, f"{c['arch']} on nuclei patches: CRF masks"), 'cam')
     tab = pd.DataFrame({'mean Dice (CRF)': {m: res[m]['mean']['crf'] for m in c['methods']},
                         'worst image': {m: float(np.nanmin(res[m]['dice']['crf'])) for m in c['methods']}}).rename_axis('method')
-    md = ["## Class activation maps → masks", "",
-          f"A {c['arch']} learns only whether a {c['patch']}² patch of the nuclei images contains a nucleus ({r['n_train']} training patches, {c['epochs']} epochs; "
-          f"validation precision {r['precision']:.3f}, recall {r['recall']:.3f}, {r['verdict']}). Its maps of the *nucleus* output on {len(idx)} test patches "
-          "become masks through a dense CRF guided by the image; Dice against the true nucleus masks:", ""] + md_table(tab, '{:.3f}') + \
-         ["![cam](figures/cam.png)", ""]
+    md = Report().h2("Class activation maps → masks").p(
+        f"A {c['arch']} learns only whether a {c['patch']}² patch of the nuclei images contains a nucleus ({r['n_train']} training patches, {c['epochs']} epochs; ",
+        f"validation precision {r['precision']:.3f}, recall {r['recall']:.3f}, {r['verdict']}). Its maps of the *nucleus* output on {len(idx)} test patches ",
+        "become masks through a dense CRF guided by the image; Dice against the true nucleus masks:").table(tab, '{:.3f}').figure('cam').lines
     metrics = [dict(split='valid', metric='cam classifier precision', value=float(r['precision'])),
                dict(split='valid', metric='cam classifier recall', value=float(r['recall']))]
     metrics += [dict(split='test', metric=f'cam dice {m} (CRF)', value=float(res[m]['mean']['crf'])) for m in c['methods']]
     return dict(markdown=md, metrics=metrics, dice={m: res[m]['mean']['crf'] for m in c['methods']}, classifier=r)
 
 @register_demo_step('cam')
-def _demo_cam(run:Run, cfg:dict, ctx:dict) -> list:
+def _demo_cam(run:Run, cfg, ctx:dict) -> list:
     "The `segkit demo` hook: runs `demo_cam_step` (always on `nuclei` patches) and returns its report section."
     return demo_cam_step(run, cfg)['markdown']

@@ -5,21 +5,53 @@
 # %% ../../nbs/14a_recipes.coheg.ipynb #240f7eee
 from __future__ import annotations
 import contextlib, io, time
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-import torch
-from ..core import set_seed, normalize_percentile, center_crop
+from ..core import torch_seeded, normalize_percentile, center_crop
 from ..data.sources import get_source
-from ..labels.coheg import CoHeG, coheg_dls, ablation, transfer, merge
+from ..labels.coheg import CoHeG, coheg_dls, coheg_table, ablation, transfer, merge
 from ..learner import partial_learner, predict_masks
 from ..metrics.semantic import confusion_matrix, dice_from_confusion, iou_from_confusion
 from ..metrics.efficiency import psi_pfr
-from ..experiments import recipe, Run, register_demo_step, md_table
-from ..labels.coheg import coheg_table as presence_table
+from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from, register_demo_step
 
 # %% auto #0
-__all__ = ['COHEG_DEFAULTS', 'semantic_data', 'train_eval', 'coheg_table', 'coheg_ablation', 'coheg_transfer', 'coheg_merge',
-           'coheg_alpha', 'demo_coheg_step']
+__all__ = ['ALL_LOSSES', 'LOSS_VARIANTS', 'COHEG_FULL', 'UNLEARNED_DICE', 'FLAT_TOL', 'COLLAPSE_FRACTION', 'ALPHA_MIN_SPREAD',
+           'ALPHA_NOISE_FACTOR', 'CohegCfg', 'semantic_data', 'train_eval', 'results_table', 'unlearned_findings',
+           'trend_finding', 'pfr_optimum_finding', 'ranking_finding', 'AblationCfg', 'coheg_ablation', 'TransferCfg',
+           'transfer_findings', 'coheg_transfer', 'MergeCfg', 'merge_findings', 'coheg_merge', 'AlphaCfg',
+           'alpha_finding', 'coheg_alpha', 'demo_coheg_step']
+
+# %% ../../nbs/14a_recipes.coheg.ipynb #b6abb137
+ALL_LOSSES = ('llambda', 'llambda-bgmiss', 'missing_bg', 'ignore', 'marginal', 'marginal_exclusion')
+LOSS_VARIANTS = {'llambda-bgmiss': ('llambda', 'missing')}   # table label → (partial loss, CoHeG background of unannotated pixels)
+COHEG_FULL = dict(seeds=10, epochs=200, patience=20, depth=4, base=64, crop=256, epoch_len=480, bs=11, lr=1e-3)   # the thesis' training protocol
+
+@dataclass(frozen=True)
+class CohegCfg(RecipeCfg):
+    "Training options shared by the CoHeG recipes (defaults: quick preset) and the demo's CoHeG step."
+    classes: tuple[str, ...]|None = None # two foreground classes to keep (others become background); None: the source's
+    epochs: int = 8 # training epochs per cell
+    lr: float = 3e-3 # one-cycle maximum learning rate
+    bs: int = 8 # batch size
+    crop: int|None = 96 # random training crops (None: whole images)
+    epoch_len: int = 96 # crops per epoch
+    focus: float = 0.33 # fraction of crops placed on an annotated object
+    valid_crop: int|None = 256 # central validation crops (a cheap fixed validation set)
+    depth: int = 3 # U-Net depth
+    base: int = 8 # feature maps of the first level
+    patience: int|None = None # early stopping patience (None: none)
+    alpha: float = 0.4 # L_λ's α
+    background: str = 'complement' # CoHeG background of unannotated pixels
+    seeds: int = 3 # seeds per setting, from `seed`
+    CHOICES = dict(background=('complement', 'missing'))
+
+def _coheg_cfg(cfg) -> CohegCfg:
+    "`cfg` as a `CohegCfg` (a dict of options is validated; explicit None values are kept)."
+    if isinstance(cfg, CohegCfg): return cfg
+    d = dict(cfg or {})
+    return cfg_from(CohegCfg, overrides=d).replace(**{k: None for k, v in d.items() if v is None})
 
 # %% ../../nbs/14a_recipes.coheg.ipynb #fcaf9948
 def semantic_data(source:str='nuclei', path=None, classes=None, **kwargs) -> dict:
@@ -43,35 +75,40 @@ def semantic_data(source:str='nuclei', path=None, classes=None, **kwargs) -> dic
     if not out['test'][0]: out['test'] = out['valid']
     return dict(out, codes=tuple(codes), name=ds.name)
 
-def train_eval(data:dict, m_table, loss:str='llambda', cfg:dict|None=None, seed:int=0, loss_kw:dict|None=None, groups=None) -> dict:
+def train_eval(data:dict, # from `semantic_data`
+               m_table, # CoHeG presence table of the training images
+               loss:str='llambda', # a partial loss, or a label of `LOSS_VARIANTS` (e.g. 'llambda-bgmiss')
+               cfg:CohegCfg|dict|None=None, # training options
+               seed:int=0,
+               loss_kw:dict|None=None, # loss arguments (L_λ: `alpha` defaults to `cfg.alpha`)
+               groups=None, # sub-dataset of each training image (merge setting: equal-rate sampling)
+               background:str|None=None, # CoHeG background of unannotated pixels (default: the variant's, else `cfg.background`)
+              ) -> dict:
     "Train one network on the CoHeG view `m_table` of the training set with `loss`; pooled test Dice/IoU per class."
-    cfg = {**COHEG_DEFAULTS, **(cfg or {})}
-    bg = 'missing' if loss.endswith('-bgmiss') else cfg['background']
-    name = loss.removesuffix('-bgmiss')
-    set_seed(seed); t0 = time.time()
+    cfg = _coheg_cfg(cfg)
+    name, bg = LOSS_VARIANTS.get(loss, (loss, None))
+    bg = background or bg or cfg.background
+    t0 = time.time()
     (ti, tl), (vi, vl), (si, sl), codes = data['train'], data['valid'], data['test'], data['codes']
-    crop = cfg['crop'] if cfg['crop'] and min(min(im.shape) for im in ti) >= cfg['crop'] else None
+    crop = cfg.crop if cfg.crop and min(min(im.shape) for im in ti) >= cfg.crop else None
     tr = CoHeG(ti, tl, codes, m_table=m_table, seed=seed, background=bg, crop=crop, flip=True,
-               epoch_len=cfg['epoch_len'] if crop else None, focus=cfg['focus'] if crop else 0.)
-    if cfg['valid_crop']: vi, vl = [center_crop(a, cfg['valid_crop']) for a in vi], [center_crop(a, cfg['valid_crop']) for a in vl]   # cheap fixed validation set
-    dls = coheg_dls(tr, vi, vl, bs=cfg['bs'], seed=seed, device=cfg.get('device'), groups=groups)
-    kw = dict(loss_kw or {})
-    if name == 'llambda' and 'alpha' not in kw: kw['alpha'] = cfg['alpha']
-    learn = partial_learner(dls, len(codes), name, kw, codes=codes, patience=cfg['patience'], depth=cfg['depth'], base=cfg['base'])
-    with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(cfg['epochs'], cfg['lr'])
-    pr = predict_masks(learn.model, si, bs=cfg['bs'])
+               epoch_len=cfg.epoch_len if crop else None, focus=cfg.focus if crop else 0.)
+    if cfg.valid_crop: vi, vl = [center_crop(a, cfg.valid_crop) for a in vi], [center_crop(a, cfg.valid_crop) for a in vl]   # cheap fixed validation set
+    with torch_seeded(seed):
+        dls = coheg_dls(tr, vi, vl, bs=cfg.bs, seed=seed, device=cfg.device, groups=groups)
+        kw = dict(loss_kw or {})
+        if name == 'llambda' and 'alpha' not in kw: kw['alpha'] = cfg.alpha
+        learn = partial_learner(dls, len(codes), name, kw, codes=codes, patience=cfg.patience, depth=cfg.depth, base=cfg.base)
+        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(cfg.epochs, cfg.lr)
+        pr = predict_masks(learn.model, si, bs=cfg.bs)
     cm = sum(confusion_matrix(p, t, len(codes)) for p, t in zip(pr, sl))
     d, j = dice_from_confusion(cm), iou_from_confusion(cm)
     res = {f'dice_{c}': float(d[k]) for k, c in enumerate(codes) if k} | {f'iou_{c}': float(j[k]) for k, c in enumerate(codes) if k}
     return dict(res, epochs=len(learn.recorder.values), seconds=round(time.time() - t0, 1),
                 labels_kept=float(np.asarray(m_table)[:, 1:].mean()))
 
-# %% ../../nbs/14a_recipes.coheg.ipynb #b6abb137
-COHEG_DEFAULTS = dict(classes=None, epochs=8, lr=3e-3, bs=8, crop=96, epoch_len=96, focus=0.33, valid_crop=256, depth=3, base=8, patience=None,
-                      alpha=0.4, background='complement')
-
 # %% ../../nbs/14a_recipes.coheg.ipynb #f2a550cc
-def coheg_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_on:str|None='mean', dropped=None) -> pd.DataFrame:
+def results_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_on:str|None='mean', dropped=None) -> pd.DataFrame:
     "Per-setting mean ± std (in %) per class and their mean, plus ψ_PFR; `df` has one row per (setting, seed)."
     cols = [f'{score}_{c}' for c in classes]
     d = df.copy(); d['mean'] = d[cols].mean(1)
@@ -88,7 +125,7 @@ def coheg_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_on:
     return out
 
 # %% ../../nbs/14a_recipes.coheg.ipynb #d511cdc7
-def _grid(run:Run, data, cells, cfg, verbose=True) -> pd.DataFrame:
+def _grid(run:Run, data, cells, cfg:CohegCfg, verbose=True) -> pd.DataFrame:
     rows = []
     for i, (key, m_table, loss, seed, extra) in enumerate(cells):
         res = run.step(key, train_eval, data, m_table, loss, cfg, seed, extra.get('loss_kw'), extra.get('groups'))
@@ -96,6 +133,8 @@ def _grid(run:Run, data, cells, cfg, verbose=True) -> pd.DataFrame:
         if verbose: print(f"[{i + 1}/{len(cells)}] {key}: " + '  '.join(f"{k} {v:.3f}" for k, v in res.items() if k.startswith('dice')) + f"  ({res['seconds']:.0f} s)", flush=True)
     df = pd.DataFrame(rows); df.to_csv(run.path / 'results.csv', index=False)
     return df
+
+def _seeds(cfg:CohegCfg) -> range: return range(cfg.seed, cfg.seed + cfg.seeds)
 
 def _plot(df, setting, classes, title, xlabel, hue='loss'):
     import matplotlib.pyplot as plt
@@ -109,161 +148,198 @@ def _plot(df, setting, classes, title, xlabel, hue='loss'):
     fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
 
-def _write_report(run:Run, cfg, data, title, intro, sections, findings):
-    env = cfg.get('env', {})
-    md = [f"# {title}", "", f"Run `{run.path.name}`, preset `{cfg['preset']}`, seeds {cfg['seeds']}, device `{env.get('device')}`.", "",
-          f"Data: `{data['name']}` ({', '.join(data['codes'])}), {len(data['train'][0])} train / {len(data['valid'][0])} valid / "
-          f"{len(data['test'][0])} test images; CoHeG background `{cfg['background']}`; U-Net depth {cfg['depth']}, {cfg['base']} maps; "
-          f"{cfg['epochs']} epochs × {cfg['epoch_len']} random {cfg['crop']}² crops ({100 * cfg['focus']:.0f} % placed on an annotated object), one-cycle lr {cfg['lr']}, batch {cfg['bs']}"
-          + (f", early stopping patience {cfg['patience']}" if cfg['patience'] else '') + "; pooled Dice/IoU on the whole test images, mean ± std over seeds (in %).", "",
-          intro, ""]
-    for head, tab in sections:
-        md += [f"## {head}", ""] + md_table(tab)
-    md += ["## Findings (computed from this run)", ""] + [f"- {f}" for f in _unlearned(run) + findings] + ["", "![plot](figures/results.png)", ""]
-    (run.path / 'report.md').write_text('\n'.join(md))
-
-def _unlearned(run) -> list:
-    "Warnings for classes the networks never learned (max Dice over all cells < 0.1): trends for them mean nothing."
-    df = pd.read_csv(run.path / 'results.csv')
-    return [f"**{c[5:]} was never learned in this run** (best Dice of any cell {df[c].max():.3f}): every trend and ψ_PFR value "
-            f"involving {c[5:]} reflects that failure, not the loss or the missing labels." for c in df.columns if c.startswith('dice_') and df[c].max() < 0.1]
+def _write_report(run:Run, cfg:CohegCfg, data, title, intro, sections, findings):
+    env = cfg.env or {}
+    rep = Report(run).h1(title)
+    rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seeds {cfg.seeds}, device `{env.get('device')}`.")
+    rep.p(f"Data: `{data['name']}` ({', '.join(data['codes'])}), {len(data['train'][0])} train / {len(data['valid'][0])} valid / ",
+          f"{len(data['test'][0])} test images; CoHeG background `{cfg.background}`; U-Net depth {cfg.depth}, {cfg.base} maps; ",
+          f"{cfg.epochs} epochs × {cfg.epoch_len} random {cfg.crop}² crops ({100 * cfg.focus:.0f} % placed on an annotated object), one-cycle lr {cfg.lr}, batch {cfg.bs}",
+          cfg.patience and f", early stopping patience {cfg.patience}", "; pooled Dice/IoU on the whole test images, mean ± std over seeds (in %).")
+    rep.p(intro)
+    for head, tab in sections: rep.h2(head).table(tab)
+    rep.h2("Findings (computed from this run)").bullets(unlearned_findings(pd.read_csv(run.path / 'results.csv')) + findings)
+    return rep.figure('results', 'plot').write()
 
 def _metrics(run, df, setting):
     long = df.melt(id_vars=[setting, 'loss', 'seed'], value_vars=[c for c in df.columns if c.startswith(('dice_', 'iou_'))])
     m = long.groupby([setting, 'loss', 'variable'])['value'].mean().reset_index()
     run.write_metrics(pd.DataFrame(dict(split=m['loss'] + '@' + m[setting].astype(str), metric=m['variable'], value=m['value'])))
 
-# %% ../../nbs/14a_recipes.coheg.ipynb #dc632075
-def _trend(df, loss, classes, setting='rate'):
+# %% ../../nbs/14a_recipes.coheg.ipynb #b6516896
+UNLEARNED_DICE = 0.1      # a class whose best Dice over all cells stays below this was never learned
+FLAT_TOL = 0.05           # "flat": mean Dice within this of the all-labels value
+COLLAPSE_FRACTION = 0.5   # "collapse": mean Dice below this fraction of the all-labels value
+
+def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(1)
+
+def unlearned_findings(df:pd.DataFrame) -> list:
+    "Warnings for classes the networks never learned (best Dice < `UNLEARNED_DICE`): trends for them mean nothing."
+    return [f"**{c[5:]} was never learned in this run** (best Dice of any cell {df[c].max():.3f}): every trend and ψ_PFR value "
+            f"involving {c[5:]} reflects that failure, not the loss or the missing labels." for c in df.columns if c.startswith('dice_') and df[c].max() < UNLEARNED_DICE]
+
+def trend_finding(df:pd.DataFrame, loss:str, classes, setting:str='rate') -> str:
     "Plain-language check of the thesis' trend (flat until ~60 % dropped, collapse at ≥ 70 %) for one loss."
-    s = df[df.loss == loss].assign(mean=lambda d: d[[f'dice_{c}' for c in classes]].mean(1)).groupby(setting)['mean'].mean()
+    s = df[df.loss == loss].assign(mean=lambda d: _class_mean(d, classes)).groupby(setting)['mean'].mean()
     base = s.iloc[0]
-    last_flat = max([r for r in s.index if all(s[q] >= base - 0.05 for q in s.index if q <= r)])
-    coll = [r for r in s.index if s[r] < 0.5 * base]
-    return (f"`{loss}`: mean Dice {base:.2f} with all labels; within 5 points of it up to {100 * last_flat:.0f} % dropped; "
+    last_flat = max([r for r in s.index if all(s[q] >= base - FLAT_TOL for q in s.index if q <= r)])
+    coll = [r for r in s.index if s[r] < COLLAPSE_FRACTION * base]
+    return (f"`{loss}`: mean Dice {base:.2f} with all labels; within {100 * FLAT_TOL:.0f} points of it up to {100 * last_flat:.0f} % dropped; "
             + (f"below half of it from {100 * coll[0]:.0f} % dropped ({s[coll[0]]:.2f}) — a collapse (the thesis: from 70 %)." if coll
                else f"never below half of it (lowest {s.min():.2f}) — no collapse (the thesis saw one from 70 %)."))
 
-@recipe('coheg-ablation', "CoHeG ablation on nuclei: ρ of both classes' labels dropped, L_λ vs partial-label baselines (thesis Table A.3).",
-        quick=dict(rates=[0.0, 0.5, 0.7, 0.9], losses=['llambda', 'llambda-bgmiss', 'missing_bg', 'ignore'], seeds=3),
-        full=dict(rates=[round(0.1 * i, 1) for i in range(10)], losses=['llambda', 'llambda-bgmiss', 'missing_bg', 'ignore', 'marginal', 'marginal_exclusion'],
-                  seeds=10, epochs=200, patience=20, depth=4, base=64, crop=256, epoch_len=480, bs=11, lr=1e-3),
-        rates=[0.0, 0.3, 0.5, 0.7, 0.9], losses=['llambda'], seeds=3, **COHEG_DEFAULTS)
-def coheg_ablation(run:Run, cfg:dict):
-    data = semantic_data(cfg['source'] or 'nuclei', cfg['path'], cfg['classes'])
+def pfr_optimum_finding(best:pd.DataFrame) -> str:
+    "Where ψ_PFR peaks per loss (`best`: mean Dice, rate × loss)."
+    opt = {l: float(best.index[np.argmax(psi_pfr(best[l].fillna(0).clip(0, 1).to_numpy(), best.index.to_numpy(float)))]) for l in best.columns}
+    return "ψ_PFR optimum (thesis: 60 % dropped): " + ', '.join(f"`{l}` {100 * r:.0f} %" for l, r in opt.items())
+
+def ranking_finding(best:pd.DataFrame) -> str:
+    "Losses ranked by mean Dice over all rates."
+    return "Loss ranking by mean Dice averaged over all rates: " + ', '.join(f"`{l}` {v:.3f}" for l, v in best.mean().sort_values(ascending=False).items())
+
+# %% ../../nbs/14a_recipes.coheg.ipynb #dc632075
+@dataclass(frozen=True)
+class AblationCfg(CohegCfg):
+    "`coheg-ablation`: both classes dropped at each rate ρ."
+    rates: tuple[float, ...] = (0.0, 0.5, 0.7, 0.9) # fractions ρ of per-image labels dropped
+    losses: tuple[str, ...] = ('llambda', 'llambda-bgmiss', 'missing_bg', 'ignore') # losses compared
+    FULL = dict(COHEG_FULL, rates=tuple(round(0.1 * i, 1) for i in range(10)), losses=ALL_LOSSES)
+    CHOICES = dict(CohegCfg.CHOICES, losses=ALL_LOSSES)
+
+@recipe('coheg-ablation', AblationCfg, "CoHeG ablation on nuclei: ρ of both classes' labels dropped, L_λ vs partial-label baselines (thesis Table A.3).")
+def coheg_ablation(run:Run, cfg:AblationCfg):
+    data = semantic_data(cfg.source or 'nuclei', cfg.path, cfg.classes)
     n, cls = len(data['train'][0]), list(data['codes'][1:])
     cells = [(f"rate{r:.1f}-{loss}-seed{s}", ablation(n, 3, r, seed=s), loss, s, dict(row=dict(rate=r)))
-             for r in cfg['rates'] for loss in cfg['losses'] for s in range(cfg['seed'], cfg['seed'] + cfg['seeds'])]
+             for r in cfg.rates for loss in cfg.losses for s in _seeds(cfg)]
     df = _grid(run, data, cells, cfg)
     run.save_fig(_plot(df, 'rate', cls, 'CoHeG ablation: both classes dropped at rate ρ', 'dropped ρ'), 'results')
     secs = []
-    for loss in cfg['losses']:
+    for loss in cfg.losses:
         d = df[df.loss == loss]
-        secs += [(f"{loss}: Dice (Table A.3 layout)", coheg_table(d, 'rate', cls)), (f"{loss}: IoU", coheg_table(d, 'rate', cls, 'iou'))]
-    best = df.assign(mean=df[[f'dice_{c}' for c in cls]].mean(1)).groupby(['loss', 'rate'])['mean'].mean().unstack(0)
-    findings = [_trend(df, l, cls) for l in cfg['losses']]
-    opt = {l: float(best.index[np.argmax(psi_pfr(best[l].fillna(0).clip(0, 1).to_numpy(), best.index.to_numpy(float)))]) for l in best.columns}
-    findings.append("ψ_PFR optimum (thesis: 60 % dropped): " + ', '.join(f"`{l}` {100 * r:.0f} %" for l, r in opt.items()))
-    findings.append("Loss ranking by mean Dice averaged over all rates: " + ', '.join(f"`{l}` {v:.3f}" for l, v in best.mean().sort_values(ascending=False).items()))
+        secs += [(f"{loss}: Dice (Table A.3 layout)", results_table(d, 'rate', cls)), (f"{loss}: IoU", results_table(d, 'rate', cls, 'iou'))]
+    best = df.assign(mean=_class_mean(df, cls)).groupby(['loss', 'rate'])['mean'].mean().unstack(0)
+    findings = [trend_finding(df, l, cls) for l in cfg.losses] + [pfr_optimum_finding(best), ranking_finding(best)]
     secs.insert(0, ("Mean Dice over both classes, by loss", (best * 100).round(1)))
     _metrics(run, df, 'rate')
     _write_report(run, cfg, data, "CoHeG ablation (thesis Table A.3) on nuclei",
                   "Both foreground classes lose the same fraction ρ of their per-image labels (drawn independently per class, fixed per seed).", secs, findings)
 
 # %% ../../nbs/14a_recipes.coheg.ipynb #06ced5a5
-@recipe('coheg-transfer', "CoHeG transfer on nuclei: nucleus always labelled, micronucleus dropped at ρ (thesis Table A.4).",
-        quick=dict(rates=[0.1, 0.5, 0.9], losses=['llambda', 'missing_bg'], seeds=3),
-        full=dict(rates=[round(0.1 * i, 1) for i in range(1, 10)], losses=['llambda', 'llambda-bgmiss', 'missing_bg', 'ignore', 'marginal', 'marginal_exclusion'],
-                  seeds=10, epochs=200, patience=20, depth=4, base=64, crop=256, epoch_len=480, bs=11, lr=1e-3),
-        rates=[0.1, 0.5, 0.9], losses=['llambda'], seeds=3, **COHEG_DEFAULTS)
-def coheg_transfer(run:Run, cfg:dict):
-    data = semantic_data(cfg['source'] or 'nuclei', cfg['path'], cfg['classes'])
+@dataclass(frozen=True)
+class TransferCfg(CohegCfg):
+    "`coheg-transfer`: the first class always labelled, the second dropped at ρ."
+    rates: tuple[float, ...] = (0.1, 0.5, 0.9) # fractions ρ of the second class's labels dropped
+    losses: tuple[str, ...] = ('llambda', 'missing_bg') # losses compared
+    FULL = dict(COHEG_FULL, rates=tuple(round(0.1 * i, 1) for i in range(1, 10)), losses=ALL_LOSSES)
+    CHOICES = dict(CohegCfg.CHOICES, losses=ALL_LOSSES)
+
+def transfer_findings(df:pd.DataFrame, cls) -> list:
+    "Dropped-class Dice from the lowest to the highest rate per loss, and the always-labelled class's Dice."
+    m = df.groupby(['loss', 'rate'])[f'dice_{cls[1]}'].mean().unstack(0)
+    return ([f"`{l}`: {cls[1]} Dice {m[l].iloc[0]:.2f} at {100 * m.index[0]:.0f} % dropped → {m[l].iloc[-1]:.2f} at {100 * m.index[-1]:.0f} %" for l in m.columns]
+            + [f"{cls[0]} Dice (always labelled) by loss: " + ', '.join(f"`{l}` {v:.3f}" for l, v in df.groupby('loss')[f'dice_{cls[0]}'].mean().items())])
+
+@recipe('coheg-transfer', TransferCfg, "CoHeG transfer on nuclei: nucleus always labelled, micronucleus dropped at ρ (thesis Table A.4).")
+def coheg_transfer(run:Run, cfg:TransferCfg):
+    data = semantic_data(cfg.source or 'nuclei', cfg.path, cfg.classes)
     n, cls = len(data['train'][0]), list(data['codes'][1:])
     cells = [(f"rate{r:.1f}-{loss}-seed{s}", transfer(n, 3, [1], r, seed=s), loss, s, dict(row=dict(rate=r)))
-             for r in cfg['rates'] for loss in cfg['losses'] for s in range(cfg['seed'], cfg['seed'] + cfg['seeds'])]
+             for r in cfg.rates for loss in cfg.losses for s in _seeds(cfg)]
     df = _grid(run, data, cells, cfg)
     run.save_fig(_plot(df, 'rate', cls, f'CoHeG transfer: {cls[0]} complete, {cls[1]} dropped at ρ', f'{cls[1]} dropped ρ'), 'results')
-    secs = [(f"{l}: Dice (Table A.4 layout, ψ_PFR on {cls[1]})", coheg_table(df[df.loss == l], 'rate', cls, pfr_on=cls[1])) for l in cfg['losses']]
-    m = df.groupby(['loss', 'rate'])[f'dice_{cls[1]}'].mean().unstack(0)
-    findings = [f"`{l}`: {cls[1]} Dice {m[l].iloc[0]:.2f} at {100 * m.index[0]:.0f} % dropped → {m[l].iloc[-1]:.2f} at {100 * m.index[-1]:.0f} %" for l in m.columns]
-    findings.append(f"{cls[0]} Dice (always labelled) by loss: " + ', '.join(f"`{l}` {v:.3f}" for l, v in df.groupby('loss')[f'dice_{cls[0]}'].mean().items()))
+    secs = [(f"{l}: Dice (Table A.4 layout, ψ_PFR on {cls[1]})", results_table(df[df.loss == l], 'rate', cls, pfr_on=cls[1])) for l in cfg.losses]
     _metrics(run, df, 'rate')
     _write_report(run, cfg, data, "CoHeG transfer / dataset extension (thesis Table A.4) on nuclei",
-                  f"{cls[0]} labels are always complete; {cls[1]} labels are removed at ρ (thesis: ventricle complete, atrium dropped).", secs, findings)
+                  f"{cls[0]} labels are always complete; {cls[1]} labels are removed at ρ (thesis: ventricle complete, atrium dropped).", secs, transfer_findings(df, cls))
 
-@recipe('coheg-merge', "CoHeG merge on nuclei: disjoint nucleus-only and micronucleus-only sub-datasets at size ratios, equal-rate oversampling (thesis Table A.5).",
-        quick=dict(ratios=[0.25, 0.75], losses=['llambda', 'missing_bg'], seeds=3),
-        full=dict(ratios=[0.25, 0.375, 0.5, 0.625, 0.75], losses=['llambda', 'llambda-bgmiss', 'missing_bg', 'ignore', 'marginal', 'marginal_exclusion'],
-                  seeds=10, epochs=200, patience=20, depth=4, base=64, crop=256, epoch_len=480, bs=11, lr=1e-3),
-        ratios=[0.25, 0.5, 0.75], losses=['llambda'], seeds=3, **COHEG_DEFAULTS)
-def coheg_merge(run:Run, cfg:dict):
-    data = semantic_data(cfg['source'] or 'nuclei', cfg['path'], cfg['classes'])
+@dataclass(frozen=True)
+class MergeCfg(CohegCfg):
+    "`coheg-merge`: disjoint single-class sub-datasets at size ratios."
+    ratios: tuple[float, ...] = (0.25, 0.75) # share of the first-class-only sub-dataset
+    losses: tuple[str, ...] = ('llambda', 'missing_bg') # losses compared
+    FULL = dict(COHEG_FULL, ratios=(0.25, 0.375, 0.5, 0.625, 0.75), losses=ALL_LOSSES)
+    CHOICES = dict(CohegCfg.CHOICES, losses=ALL_LOSSES)
+
+def merge_findings(df:pd.DataFrame, cls) -> list:
+    "Mean Dice per loss at every sub-dataset ratio."
+    m = df.assign(mean=_class_mean(df, cls)).groupby(['loss', 'ratio'])['mean'].mean().unstack(0)
+    return [f"`{l}`: mean Dice " + ', '.join(f"{v:.2f} at {100 * r:.1f} %" for r, v in m[l].items()) for l in m.columns]
+
+@recipe('coheg-merge', MergeCfg, "CoHeG merge on nuclei: disjoint nucleus-only and micronucleus-only sub-datasets at size ratios, equal-rate oversampling (thesis Table A.5).")
+def coheg_merge(run:Run, cfg:MergeCfg):
+    data = semantic_data(cfg.source or 'nuclei', cfg.path, cfg.classes)
     n, cls = len(data['train'][0]), list(data['codes'][1:])
     cells = []
-    for r in cfg['ratios']:
-        for loss in cfg['losses']:
-            for s in range(cfg['seed'], cfg['seed'] + cfg['seeds']):
+    for r in cfg.ratios:
+        for loss in cfg.losses:
+            for s in _seeds(cfg):
                 mt = merge(n, 3, r, seed=s)
                 cells.append((f"ratio{r:.3f}-{loss}-seed{s}", mt, loss, s, dict(row=dict(ratio=r), groups=mt[:, 1])))
     df = _grid(run, data, cells, cfg)
     run.save_fig(_plot(df, 'ratio', cls, f'CoHeG merge: share of the {cls[0]}-only sub-dataset', f'{cls[0]}-only share'), 'results')
-    secs = [(f"{l}: Dice by {cls[0]}-only share (Table A.5 layout)", coheg_table(df[df.loss == l], 'ratio', cls, pfr_on=None)) for l in cfg['losses']]
-    m = df.assign(mean=df[[f'dice_{c}' for c in cls]].mean(1)).groupby(['loss', 'ratio'])['mean'].mean().unstack(0)
-    findings = [f"`{l}`: mean Dice " + ', '.join(f"{v:.2f} at {100 * r:.1f} %" for r, v in m[l].items()) for l in m.columns]
+    secs = [(f"{l}: Dice by {cls[0]}-only share (Table A.5 layout)", results_table(df[df.loss == l], 'ratio', cls, pfr_on=None)) for l in cfg.losses]
     _metrics(run, df, 'ratio')
     _write_report(run, cfg, data, "CoHeG merge of disjointly labelled sub-datasets (thesis Table A.5) on nuclei",
                   f"Every training image is annotated for exactly one class: a share r for {cls[0]} only, the rest for {cls[1]} only; "
-                  "both sub-datasets are drawn equally often per epoch (`EqualRateSampler`).", secs, findings)
+                  "both sub-datasets are drawn equally often per epoch (`EqualRateSampler`).", secs, merge_findings(df, cls))
 
-@recipe('coheg-alpha', "L_λ's α swept at 50 % micronucleus labels dropped (transfer setting) on nuclei (thesis Table A.6).",
-        quick=dict(alphas=[0.0, 0.4, 0.8], seeds=3),
-        full=dict(alphas=[round(0.1 * i, 1) for i in range(10)], seeds=10, epochs=200, patience=20, depth=4, base=64, crop=256, epoch_len=480, bs=11, lr=1e-3),
-        alphas=[0.0, 0.2, 0.4, 0.6, 0.8], rate=0.5, loss='llambda', seeds=3, **COHEG_DEFAULTS)
-def coheg_alpha(run:Run, cfg:dict):
-    data = semantic_data(cfg['source'] or 'nuclei', cfg['path'], cfg['classes'])
+ALPHA_MIN_SPREAD = 0.02   # α "matters" only if the spread of the mean Dice across α exceeds this …
+ALPHA_NOISE_FACTOR = 2    # … and this many seed standard deviations
+
+@dataclass(frozen=True)
+class AlphaCfg(CohegCfg):
+    "`coheg-alpha`: L_λ's α swept in the transfer setting."
+    alphas: tuple[float, ...] = (0.0, 0.4, 0.8) # values of α
+    rate: float = 0.5 # fraction of the second class's labels dropped
+    loss: str = 'llambda' # the loss whose α is swept
+    FULL = dict(COHEG_FULL, alphas=tuple(round(0.1 * i, 1) for i in range(10)))
+
+def alpha_finding(df:pd.DataFrame, cls) -> str:
+    "The best α and whether α makes a practical difference (spread vs `ALPHA_MIN_SPREAD` and seed noise)."
+    m = df.assign(mean=_class_mean(df, cls)).groupby('alpha')['mean'].agg(['mean', 'std'])
+    best, spread, noise = float(m['mean'].idxmax()), m['mean'].max() - m['mean'].min(), m['std'].mean()
+    matters = spread > ALPHA_NOISE_FACTOR * noise and spread > ALPHA_MIN_SPREAD
+    return (f"best α by mean Dice: {best} (thesis: ≈ 0.4); spread of the mean Dice across α: {spread:.3f} "
+            f"(seed std ≈ {noise:.3f}) — " + ("α matters here." if matters else "under 2 Dice points or within seed noise: α makes no practical difference here."))
+
+@recipe('coheg-alpha', AlphaCfg, "L_λ's α swept at 50 % micronucleus labels dropped (transfer setting) on nuclei (thesis Table A.6).")
+def coheg_alpha(run:Run, cfg:AlphaCfg):
+    data = semantic_data(cfg.source or 'nuclei', cfg.path, cfg.classes)
     n, cls = len(data['train'][0]), list(data['codes'][1:])
-    cells = [(f"alpha{a:.1f}-seed{s}", transfer(n, 3, [1], cfg['rate'], seed=s), cfg['loss'], s, dict(row=dict(alpha=a), loss_kw=dict(alpha=a)))
-             for a in cfg['alphas'] for s in range(cfg['seed'], cfg['seed'] + cfg['seeds'])]
+    cells = [(f"alpha{a:.1f}-seed{s}", transfer(n, 3, [1], cfg.rate, seed=s), cfg.loss, s, dict(row=dict(alpha=a), loss_kw=dict(alpha=a)))
+             for a in cfg.alphas for s in _seeds(cfg)]
     df = _grid(run, data, cells, cfg)
-    run.save_fig(_plot(df, 'alpha', cls, f"L_λ's α at {100 * cfg['rate']:.0f} % {cls[1]} labels dropped", 'α'), 'results')
-    tab = coheg_table(df, 'alpha', cls, pfr_on=None)
-    m = df.assign(mean=df[[f'dice_{c}' for c in cls]].mean(1)).groupby('alpha')['mean'].agg(['mean', 'std'])
-    best = float(m['mean'].idxmax())
-    spread = m['mean'].max() - m['mean'].min()
-    matters = spread > 2 * m['std'].mean() and spread > 0.02
-    findings = [f"best α by mean Dice: {best} (thesis: ≈ 0.4); spread of the mean Dice across α: {spread:.3f} "
-                f"(seed std ≈ {m['std'].mean():.3f}) — " + ("α matters here." if matters else "under 2 Dice points or within seed noise: α makes no practical difference here.")]
-    _metrics(run, df.assign(loss=cfg['loss']), 'alpha')
+    run.save_fig(_plot(df, 'alpha', cls, f"L_λ's α at {100 * cfg.rate:.0f} % {cls[1]} labels dropped", 'α'), 'results')
+    tab = results_table(df, 'alpha', cls, pfr_on=None)
+    _metrics(run, df.assign(loss=cfg.loss), 'alpha')
     _write_report(run, cfg, data, "L_λ's α trade-off (thesis Table A.6) on nuclei",
-                  f"Transfer setting: {cls[0]} complete, {100 * cfg['rate']:.0f} % of {cls[1]} labels dropped; α weights CAL against the masked Dice.",
-                  [("Dice by α", tab)], findings)
+                  f"Transfer setting: {cls[0]} complete, {100 * cfg.rate:.0f} % of {cls[1]} labels dropped; α weights CAL against the masked Dice.",
+                  [("Dice by α", tab)], [alpha_finding(df, cls)])
 
 # %% ../../nbs/14a_recipes.coheg.ipynb #96ed7c93
 @register_demo_step('coheg')
-def demo_coheg_step(run:Run, cfg:dict, ctx:dict) -> list:
+def demo_coheg_step(run:Run, cfg, ctx:dict) -> list:
     "Demo step: `coheg_rate` of the training images lose their foreground labels; L_λ vs missing-as-background; one table."
     idx, ims, masks, codes = ctx['idx'], ctx['images'], ctx['masks'], ctx['codes']
     pick = lambda seq, s: [seq[i] for i in idx[s]]
     data = {s: (pick(ims, s), pick(masks, s)) for s in ('train', 'valid', 'test')}
     data['codes'] = tuple(codes)
     n, rate, seed = len(idx['train']), cfg.get('coheg_rate', 0.5), cfg['seed']
-    ccfg = dict(epochs=min(cfg['epochs'], 8), depth=min(cfg['depth'], 3), base=min(cfg['base'], 8), bs=cfg['bs'], device=cfg['device'],
-                crop=min(cfg['crop'] or 96, 96))
+    ccfg = _coheg_cfg(dict(epochs=min(cfg['epochs'], 8), depth=min(cfg['depth'], 3), base=min(cfg['base'], 8), bs=cfg['bs'],
+                           device=cfg['device'], crop=min(cfg['crop'] or 96, 96)))
     rows = []
     for label, r, loss in [('all labels', 0.0, 'llambda'), (f'{100 * rate:.0f} % dropped', rate, 'llambda'), (f'{100 * rate:.0f} % dropped', rate, 'missing_bg')]:
-        mt = presence_table(n, len(codes), list(range(1, len(codes))), rate=r, seed=seed)
+        mt = coheg_table(n, len(codes), list(range(1, len(codes))), rate=r, seed=seed)
         res = run.step(f'coheg-{r:.2f}-{loss}', train_eval, data, mt, loss, ccfg, seed)
-        rows.append(dict(labels=label, loss=loss, **{k: v for k, v in res.items() if k.startswith(('dice', 'iou'))}, seconds=res['seconds']))
-    df = pd.DataFrame(rows); df.to_csv(run.path / 'coheg.csv', index=False)
-    fg = [c for c in df.columns if c.startswith('dice')]
-    md = ["## Partial labels (CoHeG step)", "",
-          f"{100 * rate:.0f} % of the {n} training images lose their {', '.join(codes[1:])} labels (CoHeG, seed {seed}); a U-Net of depth "
-          f"{ccfg['depth']} with {ccfg['base']} maps, {ccfg['epochs']} epochs, is trained with each loss; pooled test scores. "
-          "`llambda` = L_λ (α = 0.4, background = complement as in the thesis), `missing_bg` = unannotated pixels are background (Dice + CE).", "",
-          "| labels | loss | " + " | ".join(c for c in df.columns if c.startswith(('dice', 'iou'))) + " | seconds |",
-          "|---|---|" + "---:|" * (len([c for c in df.columns if c.startswith(('dice', 'iou'))]) + 1)]
-    md += [f"| {r['labels']} | `{r['loss']}` | " + " | ".join(f"{r[c]:.4f}" for c in df.columns if c.startswith(('dice', 'iou'))) + f" | {r['seconds']:.0f} |" for _, r in df.iterrows()]
-    d = df[fg[0]].to_numpy()
-    md += ["", f"Change of {fg[0]} against all labels with {100 * rate:.0f} % of the labels gone (this run): "
-           f"L_λ {d[1] - d[0]:+.3f}, missing-as-background {d[2] - d[0]:+.3f}.", ""]
-    return md
+        rows.append(dict(labels=label, loss=f'`{loss}`', **{k: v for k, v in res.items() if k.startswith(('dice', 'iou'))}, seconds=res['seconds']))
+    df = pd.DataFrame(rows); df.assign(loss=df['loss'].str.strip('`')).to_csv(run.path / 'coheg.csv', index=False)
+    d = df[[c for c in df.columns if c.startswith('dice')][0]].to_numpy()
+    rep = Report().h2("Partial labels (CoHeG step)")
+    rep.p(f"{100 * rate:.0f} % of the {n} training images lose their {', '.join(codes[1:])} labels (CoHeG, seed {seed}); a U-Net of depth ",
+          f"{ccfg.depth} with {ccfg.base} maps, {ccfg.epochs} epochs, is trained with each loss; pooled test scores. ",
+          "`llambda` = L_λ (α = 0.4, background = complement as in the thesis), `missing_bg` = unannotated pixels are background (Dice + CE).")
+    rep.table(df.set_index('labels').assign(seconds=df['seconds'].round(0).astype(int).to_numpy()), '{:.4f}')
+    rep.p(f"Change of {[c for c in df.columns if c.startswith('dice')][0]} against all labels with {100 * rate:.0f} % of the labels gone (this run): ",
+          f"L_λ {d[1] - d[0]:+.3f}, missing-as-background {d[2] - d[0]:+.3f}.")
+    return rep.lines

@@ -4,40 +4,37 @@
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #ecde13be
 from __future__ import annotations
-import ast, json
+import json
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from ..core import set_seed
+from ..core import torch_seeded
 from ..data.block import label_rate_subsets
 from ..models.encoders import get_encoder, Encoder
 from ..metrics.representation import psi_nqc, nqc_random_baseline, knn_accuracy, psi_rqc
 from ..metrics.efficiency import psi_iqc, err
 from ..selfsl.transfer import (instance_data, pretrain, finetune, imagenet_encoder, embed_images, stage_cka, random_crops, he_init,
                                     plot_pretext_losses, crop_neighbours, plot_neighbours)
-from ..experiments import recipe, Run, register_demo_step, md_table
+from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, parse_options
 
 # %% auto #0
-__all__ = ['QUEUE_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'DEMO_PRETEXT', 'parse_encoder', 'build_encoder', 'get_bench_encoder',
-           'representation_scores', 'iqc_frame', 'iqc_table', 'curve_table', 'selfsl_bench', 'write_bench_report',
-           'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data', 'demo_pretext_step']
+__all__ = ['QUEUE_METHODS', 'FINETUNE_OPTIONS', 'SIGNIFICANCE', 'BENCH_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'DEMO_PRETEXT',
+           'parse_encoder', 'build_encoder', 'get_bench_encoder', 'representation_scores', 'iqc_frame', 'iqc_table',
+           'curve_table', 'iqc_finding', 'ttest_finding', 'bench_findings', 'SelfSLCfg', 'BenchCfg', 'selfsl_bench',
+           'write_bench_report', 'AutotuneCfg', 'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data',
+           'demo_pretext_step']
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #28eb4edf
 def parse_encoder(spec:str) -> tuple:
-    "'unet:depth=3,base=16' → ('unet', {'depth': 3, 'base': 16})."
+    "'unet:depth=3,base=16' → ('unet', {'depth': 3, 'base': 16}) (the options parser of `segkit run --set`)."
     name, _, rest = spec.partition(':')
-    kw = {}
-    for part in filter(None, rest.split(',')):
-        k, eq, v = part.partition('=')
-        if not eq: raise ValueError(f"encoder spec {spec!r}: expected name:key=value,…; got {part!r}")
-        try: kw[k.strip()] = ast.literal_eval(v.strip())
-        except (ValueError, SyntaxError): kw[k.strip()] = v.strip()
-    return name, kw
+    return name, parse_options(rest, what=f"encoder spec {spec!r}")
 
 def build_encoder(spec:str, seed:int=0) -> Encoder:
     "A He-initialised encoder from a spec string, seeded (the random baseline and every pretext task's start)."
-    name, kw = parse_encoder(spec); torch.manual_seed(seed)
-    return he_init(get_encoder(name, **kw))
+    name, kw = parse_encoder(spec)
+    with torch_seeded(seed): return he_init(get_encoder(name, **kw))
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #5be0cd33
 QUEUE_METHODS = ('moco', 'densecl', 'detco')   # `queue_size` and `key_momentum` apply to these
@@ -81,15 +78,16 @@ def _cells(cfg, encoders):
     seeds = list(range(cfg['seed'], cfg['seed'] + cfg['seeds']))
     return [(m, mode, r, s) for m in encoders for mode in cfg['modes'] for r in cfg['rates'] for s in seeds]
 
+FINETUNE_OPTIONS = ('epochs', 'bs', 'crop', 'epoch_len', 'lr', 'loss', 'eval_crop', 'min_distance', 'device')   # cfg → `finetune`
+
+def _finetune_kw(cfg) -> dict: return {k: cfg.get(k) for k in FINETUNE_OPTIONS}
+
 def _finetune_cell(enc, data, cfg, rate, frozen, seed):
-    return finetune(enc, data, rate, frozen=frozen, seed=seed, epochs=cfg['epochs'], bs=cfg['bs'], crop=cfg['crop'], epoch_len=cfg['epoch_len'],
-                    lr=cfg['lr'], loss=cfg['loss'], eval_crop=cfg['eval_crop'], min_distance=cfg['min_distance'], device=cfg.get('device'))
+    return finetune(enc, data, rate, frozen=frozen, seed=seed, **_finetune_kw(cfg))
 
 def _reference_step(run, cfg, data):
     "Fully supervised reference for CKA: He random init, all labels, unfrozen; its encoder saved to checkpoints/."
-    res, model = finetune(build_encoder(cfg['encoder'], cfg['seed']), data, 1.0, frozen=False, seed=cfg['seed'], epochs=cfg['epochs'], bs=cfg['bs'],
-                          crop=cfg['crop'], epoch_len=cfg['epoch_len'], lr=cfg['lr'], loss=cfg['loss'], eval_crop=cfg['eval_crop'],
-                          min_distance=cfg['min_distance'], device=cfg.get('device'), return_model=True)
+    res, model = finetune(build_encoder(cfg['encoder'], cfg['seed']), data, 1.0, frozen=False, seed=cfg['seed'], return_model=True, **_finetune_kw(cfg))
     torch.save(model.encoder.state_dict(), run.path / 'checkpoints' / 'encoder-reference.pth')
     return res
 
@@ -135,6 +133,41 @@ def curve_table(df:pd.DataFrame, score:str) -> pd.DataFrame:
     t.index = [f"{m} ({mode})" for m, mode in t.index]; t.index.name = 'method (mode)'
     return t
 
+# %% ../../nbs/14c_recipes.selfsl.ipynb #1d3e3e5d
+SIGNIFICANCE = 0.05   # paired t-tests against random init: p below this counts as a significant difference
+
+def iqc_finding(mode:str, method:str, dd:float, da:float) -> str:
+    "ψ_IQC of `method` against random init in Dice (`dd`) and AJI⁺ (`da`) points: helps / does not help / mixed."
+    verdict = ("n/a (a score at rate 1 is 0)" if not (np.isfinite(dd) and np.isfinite(da)) else "helps" if dd > 0 and da > 0
+               else "does not help" if dd <= 0 and da <= 0 else "mixed")
+    return f"{method} ({mode}): ψ_IQC vs random init {dd:+.1f} points (Dice), {da:+.1f} points (AJI⁺) — {verdict}"
+
+def ttest_finding(ta9:pd.DataFrame, n_seeds:int) -> list:
+    "The smallest p of the paired t-tests in Table A.9 and how many are below `SIGNIFICANCE`."
+    ps = [float(v.split('(')[1].rstrip(')')) for v in ta9.to_numpy().ravel() if v.split('(')[1].rstrip(')').replace('.', '', 1).isdigit()]
+    if not ps: return []
+    return [f"paired t-tests against random init ({n_seeds} seeds): smallest p = {min(ps):.3f} — " +
+            (f"no difference is significant at p < {SIGNIFICANCE}." if min(ps) >= SIGNIFICANCE else f"{sum(p < SIGNIFICANCE for p in ps)} of {len(ps)} differences significant at p < {SIGNIFICANCE}.")]
+
+def bench_findings(cfg, df, ta9, rep, hists, ref_res, full) -> list:
+    "Every finding of a `selfsl-bench` run, computed from its tables."
+    q = iqc_frame(df, 'aji_plus', (full or {}).get('aji_plus')).groupby(['mode', 'method'])['iqc'].mean()
+    qd = iqc_frame(df, 'dice', (full or {}).get('dice')).groupby(['mode', 'method'])['iqc'].mean()
+    find = [iqc_finding(mode, m, qd[mode][m] - qd[mode]['random'], q[mode][m] - q[mode]['random'])
+            for mode in cfg['modes'] for m in [x for x in df['method'].unique() if x != 'random']]
+    find += ttest_finding(ta9, cfg['seeds'])
+    mean_r = df.groupby(['method', 'mode'])[['dice', 'aji_plus']].mean()
+    find.append("Mean over rates and seeds (Dice / AJI⁺): " + '; '.join(f"{m} {mode} {r.dice:.3f} / {r.aji_plus:.3f}" for (m, mode), r in mean_r.iterrows()))
+    for m in rep:
+        find.append(f"{m}: ψ_NQC {rep[m]['psi_nqc']:.2f} vs random expectation {rep[m]['nqc_random']:.2f} ({'above' if rep[m]['psi_nqc'] > rep[m]['nqc_random'] else 'not above'})")
+    find.append(f"Supervised reference (He random init, all labels, unfrozen): Dice {ref_res['dice']:.3f}, AJI⁺ {ref_res['aji_plus']:.3f}.")
+    pre = [m for m in hists if hists[m]]
+    ep0 = [m for m in pre if hists[m]['best_epoch'] == 0 and cfg['pre_epochs'] > 1]
+    if ep0: find.append(f"kept epoch 0 (validation pretext loss never fell below the first epoch's): {', '.join(ep0)} — these encoders are nearly untrained" +
+                        ("; for the queue methods the validation loss is measured against a queue that fills with ever harder negatives, so the rule favours early epochs."
+                         if set(ep0) & set(QUEUE_METHODS) else "."))
+    return find
+
 # %% ../../nbs/14c_recipes.selfsl.ipynb #056a3bb4
 def _bench_pictures(run:Run, cfg, data, encs, hists, rep):
     "figures/pretext_losses.png and figures/neighbours.png (random init vs the pretext encoder with the highest ψ_NQC)."
@@ -149,19 +182,49 @@ def _bench_pictures(run:Run, cfg, data, encs, hists, rep):
         nb_ = crop_neighbours(encs[m], data['images'], data['classes'], queries=qs, k=5, n_crops=2, crop=2 * cfg['crop'], seed=cfg['seed'])
         run.save_fig(plot_neighbours(nb_, f"{m}: nearest crops of other images (ψ_NQC {rep[m]['psi_nqc']:.2f})"), f'neighbours-{m}'); plt.close('all')
 
-BENCH_FULL = dict(encoder='resnet50', lr=1e-3, methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'],
-                  pre_epochs=200, pre_bs=64, pre_epoch_len=2048, crop=256, rates=[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0], seeds=10,
-                  epochs=100, bs=8, epoch_len=512, eval_crop=None, embed_crops=8, queue_size=4096, key_momentum=0.999)
+@dataclass(frozen=True)
+class SelfSLCfg(RecipeCfg):
+    "Pretext and downstream options shared by the self-supervised recipes (defaults: quick preset)."
+    pre_epochs: int = 20 # pretext epochs (the one with the lowest validation pretext loss is kept)
+    pre_bs: int = 32 # pretext batch size
+    pre_epoch_len: int = 128 # pretext crops per epoch
+    pre_lr: float = 1e-3 # pretext one-cycle learning rate
+    crop: int = 64 # crop side (pretext and downstream training)
+    queue_size: int = 256 # MoCo/DenseCL/DetCo queue length
+    key_momentum: float = 0.99 # their key encoder's momentum
+    seeds: int = 3 # downstream seeds, from `seed`
+    epochs: int = 5 # downstream epochs
+    bs: int = 8 # downstream batch size
+    epoch_len: int = 48 # downstream crops per epoch
+    lr: float = 3e-3 # downstream learning rate
+    loss: str = 'dice' # downstream loss
+    eval_crop: int|None = 128 # central test crops (None: whole images)
+    min_distance: int = 3 # watershed seeds for AJI⁺
 
-@recipe('selfsl-bench', "SelfSLBench: pretext tasks on unlabelled nuclei training images → ψ_NQC (cell line), kNN, ψ_RQC, Δθ, CKA; Dice/AJI⁺ over label rates, frozen and fine-tuned; ψ_IQC with paired t-tests against random init.",
-        quick=dict(), full=BENCH_FULL,
-        encoder='unet:depth=3,base=8', methods=['autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco'], baselines=['random'],
-        imagenet_weights=None, pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, modes=['frozen', 'unfrozen'],
-        queue_size=256, key_momentum=0.99, rates=[0.08, 0.32, 1.0], seeds=3, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3,
-        embed_crops=4, cka_pool=4, iqc_norm='reference')
-def selfsl_bench(run:Run, cfg:dict):
-    data = instance_data(cfg['source'] or 'nuclei', cfg['path'])
-    methods, baselines = list(cfg['methods']), list(cfg['baselines']) + (['imagenet'] if cfg['imagenet_weights'] else [])
+BENCH_METHODS = ('autoencoder', 'simclr', 'byol', 'moco', 'barlow_twins', 'densecl', 'detco')
+BENCH_FULL = dict(encoder='resnet50', lr=1e-3, methods=BENCH_METHODS, pre_epochs=200, pre_bs=64, pre_epoch_len=2048, crop=256,
+                  rates=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0), seeds=10, epochs=100, bs=8, epoch_len=512, eval_crop=None,
+                  embed_crops=8, queue_size=4096, key_momentum=0.999)
+
+@dataclass(frozen=True)
+class BenchCfg(SelfSLCfg):
+    "`selfsl-bench` options; the defaults are the quick preset, `FULL` the thesis' protocol."
+    encoder: str = 'unet:depth=3,base=8' # encoder spec (`parse_encoder`)
+    methods: tuple[str, ...] = BENCH_METHODS # pretext tasks
+    baselines: tuple[str, ...] = ('random',) # 'random' (always run) and 'imagenet'
+    imagenet_weights: str|None = None # local EfficientNet-Lite0 checkpoint for the ImageNet baseline
+    modes: tuple[str, ...] = ('frozen', 'unfrozen') # downstream: encoder frozen and/or fine-tuned
+    rates: tuple[float, ...] = (0.08, 0.32, 1.0) # downstream label rates
+    embed_crops: int = 4 # crops per image for the per-image embeddings
+    cka_pool: int = 4 # maps pooled to at most this side for CKA
+    iqc_norm: str = 'reference' # ψ_IQC normaliser: the supervised reference's score, or each curve's own at rate 1
+    FULL = BENCH_FULL
+    CHOICES = dict(modes=('frozen', 'unfrozen'), baselines=('random', 'imagenet'), iqc_norm=('reference', 'own'))
+
+@recipe('selfsl-bench', BenchCfg, "SelfSLBench: pretext tasks on unlabelled nuclei training images → ψ_NQC (cell line), kNN, ψ_RQC, Δθ, CKA; Dice/AJI⁺ over label rates, frozen and fine-tuned; ψ_IQC with paired t-tests against random init.")
+def selfsl_bench(run:Run, cfg:BenchCfg):
+    data = instance_data(cfg.source or 'nuclei', cfg.path)
+    methods, baselines = list(cfg.methods), list(cfg.baselines) + (['imagenet'] if cfg.imagenet_weights else [])
     if 'random' not in baselines: baselines = ['random'] + baselines
     encs, hists = {}, {}
     for m in baselines + methods:
@@ -217,48 +280,30 @@ def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
     full = dict(dice=ref_res['dice'], aji_plus=ref_res['aji_plus']) if norm == 'reference' else None
     ta9 = iqc_table(df, full=full)
     run.save_fig(_plot_curves(df), 'curves')
-    env = cfg.get('env', {}); seeds = list(range(cfg['seed'], cfg['seed'] + cfg['seeds']))
-    # findings, computed
-    q = iqc_frame(df, 'aji_plus', (full or {}).get('aji_plus')).groupby(['mode', 'method'])['iqc'].mean()
-    qd = iqc_frame(df, 'dice', (full or {}).get('dice')).groupby(['mode', 'method'])['iqc'].mean()
-    find = []
-    for mode in cfg['modes']:
-        for m in [x for x in df['method'].unique() if x != 'random']:
-            dd, da = qd[mode][m] - qd[mode]['random'], q[mode][m] - q[mode]['random']
-            find.append(f"{m} ({mode}): ψ_IQC vs random init {dd:+.1f} points (Dice), {da:+.1f} points (AJI⁺) — " +
-                        ("n/a (a score at rate 1 is 0)" if not (np.isfinite(dd) and np.isfinite(da)) else "helps" if dd > 0 and da > 0 else "does not help" if dd <= 0 and da <= 0 else "mixed"))
-    ps = [float(v.split('(')[1].rstrip(')')) for v in ta9.to_numpy().ravel() if v.split('(')[1].rstrip(')').replace('.', '', 1).isdigit()]
-    if ps: find.append(f"paired t-tests against random init ({cfg['seeds']} seeds): smallest p = {min(ps):.3f} — " +
-                       ("no difference is significant at p < 0.05." if min(ps) >= 0.05 else f"{sum(p < 0.05 for p in ps)} of {len(ps)} differences significant at p < 0.05."))
-    mean_r = df.groupby(['method', 'mode'])[['dice', 'aji_plus']].mean()
-    find.append("Mean over rates and seeds (Dice / AJI⁺): " + '; '.join(f"{m} {mode} {r.dice:.3f} / {r.aji_plus:.3f}" for (m, mode), r in mean_r.iterrows()))
-    for m in rep:
-        find.append(f"{m}: ψ_NQC {rep[m]['psi_nqc']:.2f} vs random expectation {rep[m]['nqc_random']:.2f} ({'above' if rep[m]['psi_nqc'] > rep[m]['nqc_random'] else 'not above'})")
-    find.append(f"Supervised reference (He random init, all labels, unfrozen): Dice {ref_res['dice']:.3f}, AJI⁺ {ref_res['aji_plus']:.3f}.")
-    ep0 = [m for m in pre if hists[m]['best_epoch'] == 0 and cfg['pre_epochs'] > 1]
-    if ep0: find.append(f"kept epoch 0 (validation pretext loss never fell below the first epoch's): {', '.join(ep0)} — these encoders are nearly untrained" +
-                        ("; for the queue methods the validation loss is measured against a queue that fills with ever harder negatives, so the rule favours early epochs."
-                         if set(ep0) & {'moco', 'densecl', 'detco'} else "."))
+    env = cfg.get('env') or {}; seeds = list(range(cfg['seed'], cfg['seed'] + cfg['seeds']))
+    find = bench_findings(cfg, df, ta9, rep, hists, ref_res, full)
     n_tr = int((data['split'] == 'train').sum())
-    md = [f"# SelfSLBench on `{data['name']}`", "",
-          f"Run `{run.path.name}`, preset `{cfg['preset']}`, seeds {seeds}, device `{env.get('device')}` ({env.get('device_name', '')}), torch threads {env.get('threads')}.", "",
-          f"Encoder `{cfg['encoder']}`; pretext on the {n_tr} unlabelled training images ({cfg['pre_epochs']} epochs × {cfg['pre_epoch_len']} random {cfg['crop']}² crops, "
-          f"batch {cfg['pre_bs']}, Adam one-cycle lr {cfg['pre_lr']}, epoch of lowest validation pretext loss kept). Downstream: U-Net with random decoder, "
-          f"{cfg['epochs']} epochs × {cfg['epoch_len']} crops, {cfg['loss']} loss, lr {cfg['lr']}, label rates {cfg['rates']} of the training split (nested per seed); "
-          f"test Dice (pooled foreground) and AJI⁺ (threshold 0.5 + distance-transform watershed, min_distance {cfg['min_distance']}) on "
-          + (f"central {cfg['eval_crop']}² crops" if cfg['eval_crop'] else "whole images") + f" of the {int((data['split'] == 'test').sum())} test images.", "",
-          f"Classes for ψ_NQC / kNN: `{data['class_from']}` ({rep[next(iter(rep))]['n_images']} images with a known class, {rep[next(iter(rep))]['n_classes']} classes).", "",
-          "## Representation (Table 6.1 layout; ψ_NQC with PCA-10)", ""] + md_table(t61) + [
-          "## CKA per encoder stage against the supervised reference (Table A.8 layout)", "",
-          "Pretext-only encoders (before downstream training) vs the encoder of the fully supervised reference; linear CKA on 64 test crops, maps pooled to ≤ "
-          f"{cfg['cka_pool']}².", ""] + md_table(ta8) + [
-          "## ψ_IQC in % (Table A.9 layout; p of a paired t-test against random init over seeds)", "",
-          ("Every curve normalised by the supervised reference's score (Dice {:.3f}, AJI⁺ {:.3f}); `iqc_norm='own'` gives the thesis' per-curve normalisation.".format(ref_res['dice'], ref_res['aji_plus'])
-           if full else "Each curve normalised by its own score at rate 1 (thesis definition)."), ""] + md_table(ta9) + [
-          "## Downstream Dice (%) by label rate", ""] + md_table(curve_table(df, 'dice')) + [
-          "## Downstream AJI⁺ (%) by label rate", ""] + md_table(curve_table(df, 'aji_plus')) + [
-          "## Findings (computed from this run)", ""] + [f"- {f}" for f in find] + ["", "![curves](figures/curves.png)", "", "![pretext losses](figures/pretext_losses.png)", ""] + [f"![neighbours {p.stem}](figures/{p.name})\n" for p in sorted((run.path / "figures").glob("neighbours-*.png"))]
-    (run.path / 'report.md').write_text('\n'.join(md))
+    r = Report(run).h1(f"SelfSLBench on `{data['name']}`")
+    r.p(f"Run `{run.path.name}`, preset `{cfg['preset']}`, seeds {seeds}, device `{env.get('device')}` ({env.get('device_name', '')}), torch threads {env.get('threads')}.")
+    r.p(f"Encoder `{cfg['encoder']}`; pretext on the {n_tr} unlabelled training images ({cfg['pre_epochs']} epochs × {cfg['pre_epoch_len']} random {cfg['crop']}² crops, ",
+        f"batch {cfg['pre_bs']}, Adam one-cycle lr {cfg['pre_lr']}, epoch of lowest validation pretext loss kept). Downstream: U-Net with random decoder, ",
+        f"{cfg['epochs']} epochs × {cfg['epoch_len']} crops, {cfg['loss']} loss, lr {cfg['lr']}, label rates {list(cfg['rates'])} of the training split (nested per seed); ",
+        f"test Dice (pooled foreground) and AJI⁺ (threshold 0.5 + distance-transform watershed, min_distance {cfg['min_distance']}) on ",
+        f"central {cfg['eval_crop']}² crops" if cfg['eval_crop'] else "whole images", f" of the {int((data['split'] == 'test').sum())} test images.")
+    first = rep[next(iter(rep))]
+    r.p(f"Classes for ψ_NQC / kNN: `{data['class_from']}` ({first['n_images']} images with a known class, {first['n_classes']} classes).")
+    r.h2("Representation (Table 6.1 layout; ψ_NQC with PCA-10)").table(t61)
+    r.h2("CKA per encoder stage against the supervised reference (Table A.8 layout)")
+    r.p("Pretext-only encoders (before downstream training) vs the encoder of the fully supervised reference; linear CKA on 64 test crops, maps pooled to ≤ ",
+        f"{cfg['cka_pool']}².").table(ta8)
+    r.h2("ψ_IQC in % (Table A.9 layout; p of a paired t-test against random init over seeds)")
+    r.p(f"Every curve normalised by the supervised reference's score (Dice {ref_res['dice']:.3f}, AJI⁺ {ref_res['aji_plus']:.3f}); `iqc_norm='own'` gives the thesis' per-curve normalisation."
+        if full else "Each curve normalised by its own score at rate 1 (thesis definition).").table(ta9)
+    r.h2("Downstream Dice (%) by label rate").table(curve_table(df, 'dice'))
+    r.h2("Downstream AJI⁺ (%) by label rate").table(curve_table(df, 'aji_plus'))
+    r.h2("Findings (computed from this run)").bullets(find).figure('curves').figure('pretext_losses', 'pretext losses')
+    for p in sorted((run.path / "figures").glob("neighbours-*.png")): r.figure(p.stem, f"neighbours {p.stem}")
+    r.write()
     long = df.melt(id_vars=['method', 'mode', 'rate'], value_vars=['dice', 'aji_plus']).groupby(['method', 'mode', 'rate', 'variable'])['value'].mean().reset_index()
     run.write_metrics(pd.DataFrame(dict(split=long['method'] + '@' + long['mode'] + '@' + long['rate'].map('{:g}'.format), metric=long['variable'], value=long['value'])))
     for name, t in (('table_6_1', t61), ('table_A8', ta8), ('table_A9', ta9)): t.to_csv(run.path / f'{name}.csv')
@@ -268,15 +313,21 @@ BENCH_TINY = dict(encoder='unet:depth=2,base=8', methods=['simclr'], pre_epochs=
             epochs=1, bs=4, epoch_len=8, eval_crop=None, embed_crops=1)
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #c7af1caf
-@recipe('selfsl-autotune', "SelfSLAutoTune: encoder-size and pretraining-set-size sweeps of one pretext task, ERR against random init (AJI⁺ and Dice).",
-        quick=dict(), full=dict(method='fcmae', encoders=['convnextv2_atto', 'convnextv2_femto', 'convnextv2_pico', 'convnextv2_nano', 'convnextv2_tiny'],
-                                fractions=[0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0], seeds=10, pre_epochs=200, pre_bs=64, pre_epoch_len=2048,
-                                crop=256, epochs=100, epoch_len=512, lr=1e-3, eval_crop=None),
-        method='simclr', encoders=['unet:depth=3,base=4', 'unet:depth=3,base=8', 'unet:depth=3,base=16'], fractions=[0.25, 0.5, 1.0], rate=0.32, seeds=3,
-        pre_epochs=20, pre_bs=32, pre_epoch_len=128, pre_lr=1e-3, crop=64, epochs=5, bs=8, epoch_len=48, lr=3e-3, loss='dice', eval_crop=128, min_distance=3, queue_size=256, key_momentum=0.99)
-def selfsl_autotune(run:Run, cfg:dict):
-    data = instance_data(cfg['source'] or 'nuclei', cfg['path'])
-    cfg = dict(cfg, encoder=cfg['encoders'][0])
+@dataclass(frozen=True)
+class AutotuneCfg(SelfSLCfg):
+    "`selfsl-autotune` options; the defaults are the quick preset, `FULL` the thesis' protocol."
+    method: str = 'simclr' # the pretext task swept
+    encoders: tuple[str, ...] = ('unet:depth=3,base=4', 'unet:depth=3,base=8', 'unet:depth=3,base=16') # encoder specs of the size sweep
+    fractions: tuple[float, ...] = (0.25, 0.5, 1.0) # pretraining-set fractions of the data sweep
+    rate: float = 0.32 # downstream label rate
+    FULL = dict(method='fcmae', encoders=('convnextv2_atto', 'convnextv2_femto', 'convnextv2_pico', 'convnextv2_nano', 'convnextv2_tiny'),
+                fractions=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0), seeds=10, pre_epochs=200, pre_bs=64, pre_epoch_len=2048,
+                crop=256, epochs=100, epoch_len=512, lr=1e-3, eval_crop=None)
+
+@recipe('selfsl-autotune', AutotuneCfg, "SelfSLAutoTune: encoder-size and pretraining-set-size sweeps of one pretext task, ERR against random init (AJI⁺ and Dice).")
+def selfsl_autotune(run:Run, cfg:AutotuneCfg):
+    data = instance_data(cfg.source or 'nuclei', cfg.path)
+    cfg = dict(cfg.to_dict(), encoder=cfg.encoders[0])   # the helpers read one `encoder`
     tr = np.flatnonzero(data['split'] == 'train')
     seeds = list(range(cfg['seed'], cfg['seed'] + cfg['seeds']))
     rows = []
@@ -328,15 +379,15 @@ def write_autotune_report(run:Run, cfg, data, df):
     axs[1].axhline(base.loc[e0, 'aji_plus'], ls='--', c='gray', label='random init'); axs[1].set_xscale('log')
     axs[1].set_xlabel('pretraining fraction'); axs[1].set_ylabel('AJI⁺'); axs[1].legend(fontsize=8); fig.tight_layout()
     run.save_fig(fig, 'autotune')
-    env = cfg.get('env', {})
+    env = cfg.get('env') or {}
     best = max(size_rows, key=lambda s: df[(df.method == m) & (df.encoder == s) & (df.fraction == 1.0)].aji_plus.mean())
     find = [f"largest AJI⁺ with {m}: `{best}`", f"ERR (AJI⁺) of {m} against random init by encoder: " + ', '.join(f"`{s}` {r['ERR AJI⁺ %']} %" for s, r in size_rows.items()),
             "pretraining-set size (AJI⁺): " + ', '.join(f"{k}: {r['AJI⁺']}" for k, r in data_rows.items())]
-    md = [f"# SelfSLAutoTune on `{data['name']}`", "", f"Run `{run.path.name}`, preset `{cfg['preset']}`, device `{env.get('device')}`, seeds {cfg['seeds']}; method `{m}`; "
-          f"downstream fine-tuned at label rate {cfg['rate']} ({cfg['epochs']} epochs × {cfg['epoch_len']} {cfg['crop']}² crops); ERR = error-reduction rate against random init of the same encoder.", "",
-          "## Encoder-size sweep (Table A.11 layout)", ""] + md_table(ts) + ["## Pretraining-set-size sweep (Table A.12 layout)", ""] + md_table(td) + [
-          "## Findings (computed from this run)", ""] + [f"- {f}" for f in find] + ["", "![autotune](figures/autotune.png)", ""]
-    (run.path / 'report.md').write_text('\n'.join(md))
+    r = Report(run).h1(f"SelfSLAutoTune on `{data['name']}`")
+    r.p(f"Run `{run.path.name}`, preset `{cfg['preset']}`, device `{env.get('device')}`, seeds {cfg['seeds']}; method `{m}`; ",
+        f"downstream fine-tuned at label rate {cfg['rate']} ({cfg['epochs']} epochs × {cfg['epoch_len']} {cfg['crop']}² crops); ERR = error-reduction rate against random init of the same encoder.")
+    r.h2("Encoder-size sweep (Table A.11 layout)").table(ts).h2("Pretraining-set-size sweep (Table A.12 layout)").table(td)
+    r.h2("Findings (computed from this run)").bullets(find).figure('autotune').write()
     long = df.melt(id_vars=['sweep', 'setting'], value_vars=['dice', 'aji_plus']).groupby(['sweep', 'setting', 'variable'])['value'].mean().reset_index()
     run.write_metrics(pd.DataFrame(dict(split=long['sweep'] + '@' + long['setting'], metric=long['variable'], value=long['value'])))
 
@@ -355,7 +406,7 @@ def demo_pretext_data(ctx:dict) -> dict:
     return dict(images=[np.asarray(a, np.float32) for a in ims], fg=fg, instances=inst, split=split.astype(str))
 
 @register_demo_step('pretext')
-def demo_pretext_step(run:Run, cfg:dict, ctx:dict) -> list:
+def demo_pretext_step(run:Run, cfg, ctx:dict) -> list:
     "Demo step: SimCLR on the training images → fine-tune at ~4 % labels vs random init; one markdown table."
     c = {**DEMO_PRETEXT, **cfg.get('pretext', {}), 'seed': cfg['seed'], 'device': cfg.get('device')}
     data = demo_pretext_data(ctx)
@@ -367,14 +418,15 @@ def demo_pretext_step(run:Run, cfg:dict, ctx:dict) -> list:
         rows.append(dict(encoder=m if hist is None else f"{m} ({c['pre_epochs']} epochs)", pretext_s=hist['seconds'] if hist else 0., **res))
     df = pd.DataFrame(rows); df.to_csv(run.path / 'pretext.csv', index=False)
     n_tr = int((data['split'] == 'train').sum())
-    md = ["## Self-supervised pretraining (pretext step)", "",
-          f"{c['method']} trains a `{c['encoder']}` encoder for {c['pre_epochs']} epochs ({c['pre_epoch_len']} random {c['crop']}² crops each) on the "
-          f"{n_tr} training images without labels; U-Nets over it and over the same random (He) encoder are fine-tuned on the labels of "
-          f"{rows[0]['n_train']} of the {n_tr} training images (label rate {c['rate']:g}, rounded up), {c['epochs']} epochs of {c['epoch_len']} crops, Dice loss; "
-          "scores on " + (f"central {c['eval_crop']}² crops of the test images" if c['eval_crop'] else "the whole test images") + f", seed {c['seed']}.", "",
-          "| encoder | labelled images | Dice | AJI⁺ | pretext (s) | fine-tune (s) |", "|---|---:|---:|---:|---:|---:|"]
-    md += [f"| {r.encoder} | {r.n_train} | {r.dice:.4f} | {r.aji_plus:.4f} | {r.pretext_s:.0f} | {r.seconds:.0f} |" for r in df.itertuples()]
+    tab = pd.DataFrame({'labelled images': df['n_train'].to_numpy(), 'Dice': df['dice'].to_numpy(), 'AJI⁺': df['aji_plus'].to_numpy(),
+                        'pretext (s)': df['pretext_s'].round(0).astype(int).to_numpy(), 'fine-tune (s)': df['seconds'].round(0).astype(int).to_numpy()},
+                       index=pd.Index(df['encoder'], name='encoder'))
     d = df['dice'].to_numpy()
-    md += ["", f"Dice change from pretraining (this run, one seed): {d[1] - d[0]:+.3f}; a few epochs on a CPU say little either way — "
-           "`segkit run selfsl-bench` repeats this over label rates and seeds with paired tests.", ""]
-    return md
+    return Report().h2("Self-supervised pretraining (pretext step)").p(
+        f"{c['method']} trains a `{c['encoder']}` encoder for {c['pre_epochs']} epochs ({c['pre_epoch_len']} random {c['crop']}² crops each) on the ",
+        f"{n_tr} training images without labels; U-Nets over it and over the same random (He) encoder are fine-tuned on the labels of ",
+        f"{rows[0]['n_train']} of the {n_tr} training images (label rate {c['rate']:g}, rounded up), {c['epochs']} epochs of {c['epoch_len']} crops, Dice loss; ",
+        "scores on ", f"central {c['eval_crop']}² crops of the test images" if c['eval_crop'] else "the whole test images", f", seed {c['seed']}.").table(tab, '{:.4f}').p(
+        f"Dice change from pretraining (this run, one seed): {d[1] - d[0]:+.3f}; a few epochs on a CPU say little either way — ",
+        "`segkit run selfsl-bench` repeats this over label rates and seeds with paired tests.").lines
+
