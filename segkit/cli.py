@@ -34,13 +34,12 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
     from segkit.experiments import get_recipe, run_recipe, Run
-    from segkit.data.sources import list_sources
+    from segkit.data.sources import SOURCES
     opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
     preset = 'full' if full else 'quick'
     try:   # check names and options before anything is created
         get_recipe(recipe).config(preset, **opts)
-        if source is not None and source not in list_sources().index:
-            raise KeyError(f"unknown source {source!r}; known sources: {', '.join(list_sources().index)}")
+        if source is not None: SOURCES.entry(source)   # unknown name: the registry's one error form
         if resume is not None: Run.open(resume)
     except (KeyError, ValueError, FileNotFoundError) as e: raise CLIError(e.args[0]) from None
     return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)

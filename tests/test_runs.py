@@ -42,10 +42,10 @@ def test_cli_run_writes_everything(tmp_path):
     (['run', 'demo', '--set', 'epochs=many'], "option 'epochs': expected int, got 'many'"),
     (['run', 'coheg-ablation', '--set', 'losses=llambda,dice'], "unknown value for 'losses' 'dice' for recipe 'coheg-ablation'; valid: llambda"),
     (['demo', '--steps', 'coheg,nope'], "unknown value for 'steps' 'nope' for recipe 'demo'; valid: cam, coheg, pretext"),
-    (['run', 'demo', '--source', 'mars'], 'known sources: nuclei, dsb2018_sample'),
+    (['run', 'demo', '--source', 'mars'], "unknown source 'mars'; known: cells3d_nuclei, dem, dsb2018_sample"),
     (['run', 'demo', '--resume', 'nowhere'], 'not a segkit run folder'),
     (['explode'], 'choose from: demo, run, list, data, docs'),
-    (['data', 'nope'], 'known sources'),
+    (['data', 'nope'], "unknown source 'nope'; known: cells3d_nuclei"),
 ])
 def test_bad_input_exits_2(tmp_path, args, msg):
     res = cli(*args, cwd=tmp_path)

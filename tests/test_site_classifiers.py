@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import torch
 from segkit.models import classifiers as C
+from segkit import learner as L
+from segkit.metrics import classification as MC
 
 # --- classifiers ------------------------------------------------------------------------------------------------------
 
@@ -31,10 +33,10 @@ def test_classifier_weights_sum_rgb_filters(tmp_path):
     with pytest.raises(ValueError, match="weights do not fit"): C.site_classifier('resnet18', weights_path=tmp_path / 'r34.pth', verbose=False)
 
 def test_classifier_bad_input():
-    with pytest.raises(KeyError, match="unknown architecture 'vgg19'; known: vgg11, vgg16"): C.site_classifier('vgg19')
+    with pytest.raises(KeyError, match="unknown architecture 'vgg19'; known: densenet121, resnet18"): C.site_classifier('vgg19')
     with pytest.raises(ValueError, match="not both"): C.site_classifier('resnet18', pretrained=True, weights_path='x.pth')
     with pytest.raises(FileNotFoundError, match="`weights_path`"): C.site_classifier('resnet18', weights_path='/nonexistent.pth')
-    with pytest.raises(KeyError, match="unknown architectures"): C.train_site_classifiers(lambda s: None, archs=('lenet',))
+    with pytest.raises(KeyError, match="unknown architectures"): L.train_site_classifiers(lambda s: None, archs=('lenet',))
 
 def test_site_metrics_and_training_table():
     from fastai.data.core import DataLoaders
@@ -44,12 +46,12 @@ def test_site_metrics_and_training_table():
     xs[ys == 1] += 1.0                                              # separable
     dls = DataLoaders(DataLoader(list(zip(xs, ys)), bs=4, shuffle=True), DataLoader(list(zip(xs, ys)), bs=8), device='cpu')
     state = torch.random.get_rng_state()
-    res = C.train_site_classifiers(lambda s: dls, archs=('resnet18',), seeds=(0, 1), epochs=1, patience=1, keep_models=True)
+    res = L.train_site_classifiers(lambda s: dls, archs=('resnet18',), seeds=(0, 1), epochs=1, patience=1, keep_models=True)
     assert torch.equal(state, torch.random.get_rng_state())         # the caller's RNG is untouched
     assert list(res.runs.columns[:4]) == ['arch', 'seed', 'precision', 'recall'] and len(res.runs) == 2
     assert (res.runs.n_valid == 8).all() and set(res.models) == {('resnet18', 0), ('resnet18', 1)}
     assert res.table.index.tolist() == ['resnet18'] and res.table.n_seeds.tolist() == [2]
-    m = C.SiteCounts('precision'); m.reset()
+    m = MC.SiteCounts('precision'); m.reset()
     learn = type('L', (), {'pred': torch.tensor([[0., 1.], [0., 1.], [1., 0.]]), 'y': torch.tensor([1, 0, 1])})()
     m.accumulate(learn)
     assert (m.tp, m.fp, m.fn) == (1, 1, 1) and m.value == 0.5

@@ -13,18 +13,21 @@ import torch
 from scipy import ndimage as ndi
 from ..core import get_rng, normalize_percentile, default_device, torch_seeded
 from ..data.sources import SegSet, get_source
-from ..archaeo import SceneParams, site_dls
-from ..models.classifiers import ARCHS, register_arch, site_classifier, site_learner, site_target, KeepBest
+from ..data.composed import SceneParams
+from ..data.chips import site_dls
+from ..models.classifiers import ARCHS, site_classifier, SlimVGG, VGG11_SLIM  # noqa: F401 (SlimVGG re-exported)
+from ..learner import site_learner, KeepBest
+from ..metrics.classification import binary_counts
 from ..explain.cams import get_cam, list_cams, ensemble_cam
 from ..explain.masks import MASK_METHODS, dice
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
 
 # %% auto #0
-__all__ = ['EASY_MOUNDS', 'VGG11_SLIM', 'OVERLAY_COLOURS', 'SMOOTH_METHOD', 'CAM_METHODS_QUICK', 'CAM_FULL', 'DEMO_CAM',
-           'scene_params', 'SlimVGG', 'nuclei_patches', 'ckpt_path', 'train_classifier', 'load_classifier',
-           'method_kwargs', 'method_scores', 'dice_table', 'tpfpfn_overlay', 'overlay_figure', 'CamCfg',
-           'classifier_table', 'seed_findings', 'ranking_finding', 'smooth_lead_finding', 'crf_vs_otsu_finding',
-           'cam_pipeline', 'CamMoundsCfg', 'cam_mounds', 'CamNucleiCfg', 'cam_nuclei', 'demo_cam_step']
+__all__ = ['EASY_MOUNDS', 'OVERLAY_COLOURS', 'SMOOTH_METHOD', 'CAM_METHODS_QUICK', 'CAM_FULL', 'DEMO_CAM', 'scene_params',
+           'nuclei_patches', 'ckpt_path', 'train_classifier', 'load_classifier', 'method_kwargs', 'method_scores',
+           'dice_table', 'tpfpfn_overlay', 'overlay_figure', 'CamCfg', 'classifier_table', 'seed_findings',
+           'ranking_finding', 'smooth_lead_finding', 'crf_vs_otsu_finding', 'cam_pipeline', 'CamMoundsCfg',
+           'cam_mounds', 'CamNucleiCfg', 'cam_nuclei', 'demo_cam_step']
 
 # %% ../../nbs/14b_recipes.cams.ipynb #5af0656d
 EASY_MOUNDS = dict(pixel_m=6., n_sites=(1, 1), radius_m=(70., 120.), height_m=(12., 25.), p_edge=0., site_albedo=0.12,
@@ -37,33 +40,6 @@ def scene_params(overrides:dict|None=None) -> SceneParams:
     bad = sorted(set(overrides or {}) - known)
     if bad: raise ValueError(f"`scene`: unknown SceneParams knobs {bad}; known: {sorted(known)}")
     return SceneParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in (overrides or {}).items()})
-
-# %% ../../nbs/14b_recipes.cams.ipynb #40cbed37
-VGG11_SLIM = [16, 'M', 32, 'M', 64, 64, 'M', 128, 128, 'M', 128, 128, 'M']
-
-class SlimVGG(torch.nn.Module):
-    "VGG layout (`features`, `avgpool`, `classifier`) with configurable widths and batch norm, for small inputs."
-    def __init__(self, n_out:int=2, cfg:list=VGG11_SLIM, hidden:int=128, dropout:float=0.2, pool:int=2):
-        super().__init__()
-        from torchvision.models.vgg import make_layers
-        self.features = make_layers(list(cfg), batch_norm=True)
-        self.avgpool = torch.nn.AdaptiveAvgPool2d((pool, pool))
-        c = [v for v in cfg if v != 'M'][-1]
-        self.classifier = torch.nn.Sequential(torch.nn.Linear(c * pool * pool, hidden), torch.nn.ReLU(True), torch.nn.Dropout(dropout),
-                                              torch.nn.Linear(hidden, n_out))
-    def forward(self, x): return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-def _slim_blocks(cfg=VGG11_SLIM):
-    "Names of the last convolution before each max-pool in `SlimVGG.features` (conv, bn, relu per layer)."
-    out, i = [], 0
-    for v in cfg:
-        if v == 'M': out.append(f'features.{i - 3}'); i += 1
-        else: i += 3
-    return tuple(out)
-
-if 'vgg11_slim' not in ARCHS:
-    register_arch('vgg11_slim', lambda n_out, **kw: SlimVGG(n_out, **kw), 'features.0', 'classifier.3', _slim_blocks(),
-                  _slim_blocks()[-1], 'VGG11_BN_Weights', note='CPU variant: VGG11 layout, ¼ channels, batch norm (no pretrained weights)')
 
 # %% ../../nbs/14b_recipes.cams.ipynb #b9cc5598
 def nuclei_patches(source:str='nuclei', # a source whose items have an object `mask` (instance or semantic)
@@ -108,19 +84,6 @@ def nuclei_patches(source:str='nuclei', # a source whose items have an object `m
     return ds
 
 # %% ../../nbs/14b_recipes.cams.ipynb #6d7fee3a
-def _counts(model, dl) -> dict:
-    "Validation counts of the positive class from a plain pass over `dl`."
-    p, t = [], []
-    with torch.no_grad():
-        for xb, yb in dl:
-            p.append(model(xb).as_subclass(torch.Tensor).argmax(-1).cpu() == 1); t.append(site_target(yb).cpu() == 1)
-    p, t = torch.cat(p), torch.cat(t)
-    tp, fp, fn = int((p & t).sum()), int((p & ~t).sum()), int((~p & t).sum())
-    n = len(t)
-    return dict(precision=tp / (tp + fp) if tp + fp else float('nan'), recall=tp / (tp + fn) if tp + fn else float('nan'),
-                accuracy=(n - fp - fn) / n, tp=tp, fp=fp, fn=fn, tn=n - tp - fp - fn, n_valid=n,
-                verdict='predicts "present" for all' if tp + fp == n else 'predicts "absent" for all' if tp + fp == 0 else 'learned')
-
 def ckpt_path(ckpt_dir, arch:str, seed:int) -> Path: return Path(ckpt_dir) / f'{arch}-seed{seed}.pth'
 
 def train_classifier(ds:SegSet, # items with 'image' and 'label'
@@ -137,7 +100,7 @@ def train_classifier(ds:SegSet, # items with 'image' and 'label'
         learn = site_learner(dls, arch, lr=lr, patience=patience, **(model_kw or {}))
         with learn.no_bar(), learn.no_logging(): learn.fit(epochs)
         model = learn.model.eval()
-        res = _counts(model, dls.valid)
+        res = binary_counts(model, dls.valid)
     p = ckpt_path(ckpt_dir, arch, seed); p.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.cpu() for k, v in model.state_dict().items()}, p)
     kb = next((c for c in learn.cbs if isinstance(c, KeepBest)), None)
