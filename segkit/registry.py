@@ -50,8 +50,9 @@ class Registry:
                  normalize:Callable[[str], str]|None=None, # key normalisation, e.g. case/dash-insensitive names
                  base:type|None=None, # if given, entries must be subclasses of `base`
                  smoke:Callable[[str, Any], Any]|None=None, # `smoke(name, obj)` builds/runs one entry on a tiny input (conformance tests)
+                 name_attr:str|None=None, # if given, a registered class gets its public name as this attribute (e.g. `cls.name`)
                 ):
-        self.kind, self.providers, self.base, self.smoke = kind, tuple(providers), base, smoke
+        self.kind, self.providers, self.base, self.smoke, self.name_attr = kind, tuple(providers), base, smoke, name_attr
         self.normalize = normalize or _plain
         self._entries: dict[str, Entry] = {}
         self._loaded = False
@@ -72,6 +73,7 @@ class Registry:
             if old is not None and not _same_definition(old, e):
                 raise ValueError(f"{self.kind} {nm!r} is already registered as {old.qualname}; choose another name")
             self._entries[k] = e
+            if self.name_attr and isinstance(obj, type): setattr(obj, self.name_attr, nm)
             return obj
         return deco
 

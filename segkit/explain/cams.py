@@ -197,15 +197,13 @@ def _smoke_cam(name:str, cls) -> torch.Tensor:
         raise AssertionError(f"CAM method {name!r}: expected maps (2, 16, 16) in [0, 1], got {tuple(m.shape)} in {m.min():.3g}..{m.max():.3g}")
     return m
 
-CAMS = Registry('CAM method', normalize=_key, base=CAM, smoke=_smoke_cam)
+CAMS = Registry('CAM method', normalize=_key, base=CAM, smoke=_smoke_cam, name_attr='name')
 
 def register_cam(name:str): # the method's name, e.g. 'gradcam'
     "Class decorator: register a `CAM` subclass under `name` (re-running the defining cell replaces the entry)."
     def deco(cls):
         if not (isinstance(cls, type) and issubclass(cls, CAM)): raise TypeError(f"register_cam({name!r}): expected a CAM subclass, got {cls!r}")
-        CAMS.register(name)(cls)
-        cls.name = name
-        return cls
+        return CAMS.register(name)(cls)
     return deco
 
 def list_cams() -> list:

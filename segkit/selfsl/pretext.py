@@ -318,15 +318,13 @@ def smoke_pretext(name:str|type, # a registered name or a `PretextTask` subclass
         task.momentum_step(0.)
     return float(loss.detach())
 
-PRETEXTS = Registry('pretext task', providers=('segkit.selfsl.methods',), base=PretextTask, smoke=lambda name, cls: smoke_pretext(cls))
+PRETEXTS = Registry('pretext task', providers=('segkit.selfsl.methods',), base=PretextTask, smoke=lambda name, cls: smoke_pretext(cls), name_attr='name')
 
 def register_pretext(name:str, # the public name, e.g. 'simclr'
                      help:str|None=None): # one line for `PRETEXTS.table()` (default: the docstring's first line)
     "Class decorator: register a `PretextTask` subclass in `PRETEXTS` (re-running the defining cell replaces it)."
     def _reg(cls):
-        PRETEXTS.register(name, help, min_bs=getattr(cls, 'min_bs', None), global_batch_loss=getattr(cls, 'global_batch_loss', None))(cls)
-        cls.name = name
-        return cls
+        return PRETEXTS.register(name, help, min_bs=getattr(cls, 'min_bs', None), global_batch_loss=getattr(cls, 'global_batch_loss', None))(cls)
     return _reg
 
 def list_pretexts() -> list:
