@@ -90,38 +90,10 @@ def test_arrays_shapes_classes_and_errors():
     assert len(unl.arrays(layer=None)[0]) == 1
     with pytest.raises(ValueError, match="has no labels; use layer=None"): unl.arrays()
 
-# --- the five converters, as calls of arrays()/splits() ---------------------------------------------------------------
+# --- the five converters are gone: every SegSet → arrays conversion is a call of arrays()/splits() ----------------------
 
-def _need(mod, name):
+def test_no_second_converter():
+    "The recipes and the transfer module read sources through `SegSet.arrays` (their old converters were removed)."
     import importlib
-    f = getattr(importlib.import_module(mod), name, None)
-    if f is None: pytest.skip(f"{mod}.{name} is gone (rewritten over SegSet.arrays)")
-    return f
-
-def test_arrays_replaces_experiments_semantic(blobs):
-    masks, codes = _need('segkit.experiments', '_semantic')(blobs)
-    _, labs = blobs.arrays(None, blobs.default_layer)
-    assert codes == blobs.label_codes(blobs.default_layer) and all(np.array_equal(a, b) for a, b in zip(masks, labs))
-
-def test_arrays_replaces_recipes_coheg_semantic_data():
-    data = _need('segkit.recipes.coheg', 'semantic_data')('synthetic_shapes', n=12, size=16, classes=['square', 'disk'])
-    ds = get_source('synthetic_shapes', n=12, size=16)
-    for s in SPLITS:
-        ims, labs = ds.arrays(s, 'semantic', classes=['square', 'disk'])
-        assert all(np.array_equal(a, b) for a, b in zip(data[s][0], ims)) and all(np.array_equal(a, b) for a, b in zip(data[s][1], labs))
-    assert data['codes'] == ds.label_codes('semantic', ['square', 'disk'])
-
-def test_arrays_replaces_transfer_instance_data():
-    data = _need('segkit.selfsl.transfer', 'instance_data')('synthetic_blobs', n=9, size=16)
-    ds = get_source('synthetic_blobs', n=9, size=16)
-    ims, inst = ds.arrays(None, 'instances', ndim=2)
-    _, fg = ds.arrays(None, 'foreground', normalize=False)
-    for k in range(9):
-        assert np.array_equal(data['images'][k], ims[k]) and np.array_equal(data['instances'][k], inst[k]) and np.array_equal(data['fg'][k], fg[k])
-
-def test_arrays_replaces_cams_test_set():
-    pytest.importorskip('segkit.archaeo')
-    ds = get_source('mounds', n=10, size=32, seed=1)
-    idx, ims, masks = _need('segkit.recipes.cams', '_test_set')(ds, 3)
-    mine, fg = ds.arrays(idx, 'foreground')
-    assert np.array_equal(ims, np.stack(mine).astype(np.float32)) and np.array_equal(masks, np.stack(fg) > 0)
+    for mod, name in [('segkit.recipes.demo', '_semantic'), ('segkit.recipes.demo', '_splits'), ('segkit.experiments', '_semantic')]:
+        assert not hasattr(importlib.import_module(mod), name), f"{mod}.{name} is back"

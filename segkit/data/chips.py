@@ -4,19 +4,17 @@
 
 # %% ../../nbs/02a_data.chips.ipynb #ddd0619c
 from __future__ import annotations
-import random
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
-from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.torch_core import TensorImage, TensorCategory
 from ..core import get_rng, default_device, normalize_percentile, check_image
 from .sources import SegSet, GeoTiff, register_source, random_split
-from .block import PairCrop
+from .block import PairCrop, make_dls
 from .composed import SITE_CODES
 from .gis import open_mosaic, read_points, read_polygons, rasterize_polygons
 
@@ -223,9 +221,6 @@ def site_dls(ds:SegSet, # a source whose items carry 'image' and 'label' (e.g. `
     if len(tr) == 0 or len(va) == 0: raise ValueError(f"source {ds.name!r}: empty train ({len(tr)}) or valid ({len(va)}) set")
     dev = default_device(device)
     tds, vds = _LabelledImages(ds, tr, flip, seed), _LabelledImages(ds, va, False, seed)
-    tdl = DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, device=dev)
-    vdl = DataLoader(vds, bs=bs, device=dev)
-    tdl.rng, vdl.rng = random.Random(seed), random.Random(seed + 1)
-    dls = DataLoaders(tdl, vdl, device=dev)
+    dls = make_dls(tds, vds, bs=bs, seed=seed, device=dev, val_bs=bs)   # chips share one size: no need to read them all here
     dls.n_channels, dls.vocab, dls.train_idx, dls.valid_idx = 1, ('no-site', 'site'), tr, va
     return dls

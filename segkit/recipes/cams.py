@@ -228,8 +228,8 @@ def _test_set(ds, n_test):
     "Test items with objects (label 1): normalised images and masks."
     idx = [i for i in ds.indices('test') if int(ds[i]['label']) == 1][:n_test]
     if not idx: raise ValueError(f"source {ds.name!r}: no test items with objects (label 1) to score the maps on")
-    ims = np.stack([normalize_percentile(np.asarray(ds[i]['image'])) for i in idx]).astype(np.float32)
-    return idx, ims, np.stack([np.asarray(ds[i]['mask']) > 0 for i in idx])
+    ims, fg = ds.arrays(idx, 'foreground')
+    return idx, np.stack(ims).astype(np.float32), np.stack(fg) > 0
 
 # %% ../../nbs/14b_recipes.cams.ipynb #9890ef88
 SMOOTH_METHOD = 'smooth_guided_gradcam'   # the thesis' best method, whose lead the findings check

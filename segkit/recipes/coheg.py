@@ -8,7 +8,7 @@ import contextlib, io, time
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-from ..core import torch_seeded, normalize_percentile, center_crop
+from ..core import torch_seeded, center_crop, SPLITS
 from ..data.sources import get_source
 from ..labels.coheg import CoHeG, coheg_dls, coheg_table, ablation, transfer, merge
 from ..learner import partial_learner, predict_masks
@@ -57,22 +57,14 @@ def _coheg_cfg(cfg) -> CohegCfg:
 def semantic_data(source:str='nuclei', path=None, classes=None, **kwargs) -> dict:
     "Images (percentile-normalised), class-code label maps, class names and split of a semantic source (nuclei: its `semantic` layer)."
     ds = get_source(source, path=path, **kwargs)
-    items = [ds[i] for i in range(len(ds))]
-    if 'semantic' in items[0]: labels, codes = [it['semantic'] for it in items], ds.layer_codes['semantic']
-    elif ds.kind == 'semantic': labels, codes = [it['mask'] for it in items], ds.codes
-    else: raise ValueError(f"`source`: {source!r} has no semantic labels (kind {ds.kind!r}, layers {sorted(items[0])})")
+    try: codes = ds.label_codes('semantic')
+    except ValueError: raise ValueError(f"`source`: {source!r} has no semantic labels (kind {ds.kind!r})") from None
     if classes is not None:   # keep two named classes; every other class becomes background (explicitly asked for)
         bad = [c for c in classes if c not in codes]
         if len(classes) != 2 or bad: raise ValueError(f"`classes`: expected two of {list(codes[1:])}, got {list(classes)}")
-        lut = np.zeros(len(codes), np.int64)
-        for k, c in enumerate(classes): lut[list(codes).index(c)] = k + 1
-        labels, codes = [lut[np.asarray(l)] for l in labels], (codes[0], *classes)
+        codes = ds.label_codes('semantic', classes)
     if len(codes) != 3: raise ValueError(f"`source`: the CoHeG recipes need background + two classes, {source!r} has {list(codes)}; pass `classes=`")
-    imgs = [normalize_percentile(it['image']).astype(np.float32) for it in items]
-    sp = np.asarray(ds.split)
-    pick = lambda seq, s: [seq[i] for i in np.flatnonzero(sp == s)]
-    out = {s: (pick(imgs, s), [np.asarray(l, np.int64) for l in pick(labels, s)]) for s in ('train', 'valid', 'test')}
-    if not out['test'][0]: out['test'] = out['valid']
+    out = {s: ds.arrays(s, 'semantic', classes=classes) for s in SPLITS}   # no test split: the validation items
     return dict(out, codes=tuple(codes), name=ds.name)
 
 def train_eval(data:dict, # from `semantic_data`

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
-from ..core import torch_seeded, show_pairs, label_overlay, to_foreground, normalize_percentile
+from ..core import torch_seeded, show_pairs, label_overlay
 from ..data.sources import get_source, SegSet
 from ..metrics.semantic import per_image_scores
 from ..learner import seg_dls, seg_learner, resume_from, predict_masks, read_history
@@ -42,11 +42,6 @@ class DemoCfg(RecipeCfg):
     CHOICES = dict(steps=lambda: DEMO_STEPS.names())
 
 # %% ../../nbs/14d_recipes.demo.ipynb #be02c63e
-def _semantic(ds:SegSet):
-    "Masks and class names for semantic training: instance maps become foreground/background."
-    if ds.kind == 'instance': return [to_foreground(m).astype(np.int64) for m in ds.masks], ('background', ds.codes[1] if len(ds.codes) > 1 else 'object')
-    return [np.asarray(m, np.int64) for m in ds.masks], tuple(ds.codes)
-
 def _history_fig(hist:pd.DataFrame):
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
@@ -79,12 +74,6 @@ def _plain_epoch_lines(learn, n_epochs:int):
     learn.logger = log
 
 # %% ../../nbs/14d_recipes.demo.ipynb #95ee68c8
-def _splits(ds:SegSet) -> dict:
-    "Item indices per split; without a test split the validation items are the test items."
-    idx = {s: np.flatnonzero(ds.split == s) for s in ('train', 'valid', 'test')}
-    if not len(idx['test']): idx['test'] = idx['valid']
-    return idx
-
 def train_demo(run:Run, cfg:DemoCfg, images, masks, codes, idx):
     "Train the demo U-Net (resuming from the last finished epoch); returns the learner and the history."
     pick = lambda seq, s: [seq[i] for i in idx[s]]
@@ -127,9 +116,9 @@ def demo(run:Run, cfg:DemoCfg):
     kw = dict(n=cfg.n, size=cfg.size, seed=cfg.seed) if source.startswith('synthetic') else {}
     steps = demo_steps(cfg.steps)   # unknown steps fail before any training
     ds = get_source(source, path=cfg.path, **kw)
-    masks, codes = _semantic(ds)
-    images = [normalize_percentile(im) for im in ds.images]
-    idx = _splits(ds)
+    layer = ds.default_layer   # foreground for instance sources, the class codes for semantic ones
+    images, masks = ds.arrays(None, layer)
+    codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
     desc = ds.describe(); desc.to_csv(run.path / 'data.csv')
     if not (run.path / 'figures' / 'data.png').exists():
         run.save_fig(show_pairs([images[i] for i in idx['train']], [ds.masks[i] for i in idx['train']], n=4), 'data')
