@@ -98,7 +98,7 @@ def convergence_step(losses, # one loss per training step
                     ) -> int|None:
     "First step of the final loss plateau (within a noise-aware band of the tail's median); `None` if the run did not converge."
     l = np.asarray(losses, float)
-    if window < 1 or patience < 3: raise ValueError(f"`window`, `patience`: expected ≥ 1 and ≥ 3, got {window}, {patience}")
+    if window < 1 or patience < 2: raise ValueError(f"`window`, `patience`: expected ≥ 1 and ≥ 2, got {window}, {patience}")
     if l.ndim != 1 or len(l) < window + patience: raise ValueError(f"`losses`: need at least window + patience = {window + patience} values, got {len(l)}")
     if not np.isfinite(l).all(): raise ValueError("`losses`: contains NaN or inf")
     tail = l[-patience:]
