@@ -68,6 +68,9 @@ def test_non_contiguous_ids_and_ties_at_tau():
     g = np.zeros((4, 6), int); g[:, :3] = 1; g[:, 3:] = 2
     p = np.where(g > 0, 4, 0)                                        # IoU 12/24 = 0.5 exactly with either gt object
     assert matching(g, p, 0.5)['tp'] == 1 and matching(g, p, 0.5 + 1e-9)['tp'] == 0
+    for num, den in [(7, 10), (3, 10), (2, 3), (11, 20)]:             # IoU = num/den exactly; n/u and the literal round alike
+        g1, p1 = np.zeros((1, den), int), np.zeros((1, den), int); g1[0, :] = 1; p1[0, :num] = 1
+        assert matching(g1, p1, num / den)['tp'] == 1 and matching(g1, p1, np.nextafter(num / den, 1))['tp'] == 0
 
 def test_instance_metric_on_a_realistic_validation_batch():
     gt = synth_blobs(3, 48, n_objects=(4, 4), seed=5).masks
