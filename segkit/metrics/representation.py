@@ -61,7 +61,7 @@ def knn_accuracy(train_feats, train_labels, test_feats, test_labels, k:int=20, t
 
 # %% ../../nbs/06c_metrics.representation.ipynb #3bb5535e
 def _hsic_unbiased(K, L):
-    "Unbiased HSIC estimator (Song et al. 2012, Eq. 5) of Gram matrices with zeroed diagonals."
+    "Unbiased HSIC estimator (Song et al. 2012, JMLR) of Gram matrices with zeroed diagonals."
     n = len(K)
     return ((K * L).sum() + K.sum() * L.sum() / ((n - 1) * (n - 2)) - 2 / (n - 2) * K.sum(0) @ L.sum(0)) / (n * (n - 3))
 
