@@ -61,14 +61,18 @@ def test_knn_and_cka_properties():
     q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
     assert linear_cka(x, x) == pytest.approx(1) and linear_cka(x, 0.5 * x @ q) == pytest.approx(1)
     assert linear_cka(x, rng.normal(size=(200, 10))) < 0.2
+    assert linear_cka(x, x, estimator='biased') == pytest.approx(1) and linear_cka(x, 0.5 * x @ q, estimator='biased') == pytest.approx(1)
     with pytest.raises(ValueError, match='NaN'): linear_cka(np.full((3, 2), np.nan), x[:3])
 
 def test_convergence_rule():
     t = np.arange(500)
     c1, c2 = convergence_step(np.exp(-t / 10) + 1), convergence_step(np.exp(-t / 60) + 1)
     assert c1 < c2 < 499
-    assert convergence_step(np.linspace(10, 0, 300), patience=20) == 299        # never stabilises: last step
+    assert convergence_step(np.linspace(10, 0, 300), patience=20) is None       # never stabilises: reported, not the last step
     assert psi_rqc({'a': 10, 'b': 25}) == {'a': 1.0, 'b': 2.5}
+    r = psi_rqc({'a': 10, 'b': 25, 'c': None, 'd': float('nan')})
+    assert r['a'] == 1 and r['b'] == 2.5 and np.isnan(r['c']) and np.isnan(r['d'])
+    assert all(np.isnan(v) for v in psi_rqc({'a': None}).values())
 
 def test_overlap_criteria():
     from segkit.metrics.efficiency import psi_cfm, psi_goc, psi_ofc, complexity_bins

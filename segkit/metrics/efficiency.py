@@ -65,15 +65,17 @@ def psi_goc(masks) -> float:
     return float((c > 1).sum() / cov) if cov else 0.0
 
 def psi_ofc(masks) -> float:
-    "Overlap intensity in [0, 1] between no overlap and full overlap of all C instances (0 where undefined)."
-    m = _stack(masks); c = m.sum(0); cov = (c > 0).sum(); C = len(m)
+    "Overlap intensity in [0, 1] between no overlap and full overlap of all C non-empty instances (0 where undefined)."
+    m = _stack(masks); c = m.sum(0); cov = (c > 0).sum(); C = int(m.any((1, 2)).sum())   # an empty mask is no instance
     if cov == 0 or C < 2: return 0.0
     return float((c.sum() - cov) / (cov * C - cov))
 
 def complexity_bins(scores, n:int=6) -> np.ndarray:
-    "Bin index (0 = least complex) of each sample after sorting by `scores` into `n` subsets of ⌈N/n⌉ samples."
+    "Bin index (0 = least complex) of each sample after sorting by `scores` into exactly `n` subsets (sizes ⌈N/n⌉ first, then ⌊N/n⌋)."
     s = np.asarray(scores, float)
+    if s.ndim != 1: raise ValueError(f"`scores`: expected one score per sample (1-D), got shape {s.shape}")
+    if np.isnan(s).any(): raise ValueError("`scores`: NaN scores")
     if n < 1 or n > len(s): raise ValueError(f"`n`: expected 1 ≤ n ≤ {len(s)} samples, got {n}")
-    size = -(-len(s) // n)
-    out = np.empty(len(s), int); out[np.argsort(s, kind='stable')] = np.arange(len(s)) // size
+    sizes = np.full(n, len(s) // n); sizes[:len(s) % n] += 1       # as np.array_split
+    out = np.empty(len(s), int); out[np.argsort(s, kind='stable')] = np.repeat(np.arange(n), sizes)
     return out

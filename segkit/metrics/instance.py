@@ -19,17 +19,16 @@ __all__ = ['Contingency', 'contingency', 'matching', 'matching_sweep', 'aji', 's
 # %% ../../nbs/06a_metrics.instance.ipynb #5da2f3b8
 def _as_labels(x, name:str) -> np.ndarray:
     a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if a.size == 0: raise ValueError(f"`{name}`: empty label image")
     if a.dtype == bool: a = a.astype(np.int64)
     if not np.issubdtype(a.dtype, np.integer): raise ValueError(f"`{name}`: expected integer instance labels, got dtype {a.dtype}")
-    if a.min() < 0: raise ValueError(f"`{name}`: expected non-negative instance ids, got minimum {a.min()}")
+    if a.size and a.min() < 0: raise ValueError(f"`{name}`: expected non-negative instance ids, got minimum {a.min()}")
     return a
 
 def _compact(a:np.ndarray):
     "Consecutive ids (0 stays 0 if present) via a bincount lookup table; returns (new labels, original ids, areas)."
-    counts = np.bincount(a.ravel())
+    counts = np.bincount(a.ravel(), minlength=1)        # a zero-pixel image has background only (area 0)
     ids = np.flatnonzero(counts)
-    if ids[0] != 0: ids = np.concatenate([[0], ids])   # index 0 always means background
+    if len(ids) == 0 or ids[0] != 0: ids = np.concatenate([[0], ids]).astype(np.int64)   # index 0 always means background
     lut = np.zeros(len(counts), np.int64); lut[ids] = np.arange(len(ids))
     return lut[a.ravel()], ids, counts[ids]
 
@@ -108,10 +107,10 @@ def matching_sweep(gt, pred, thresholds=tuple(np.round(np.arange(0.5, 1.0, 0.05)
 
 # %% ../../nbs/06a_metrics.instance.ipynb #53b672fa
 def aji(gt, pred, plus:bool=False, ct:Contingency|None=None) -> float:
-    "Aggregated Jaccard index (`plus=True`: AJI⁺ with one-to-one pairing)."
+    "Aggregated Jaccard index (`plus=True`: AJI⁺ with one-to-one pairing); 0 without any overlap, NaN when neither image has objects."
     ct = ct or contingency(gt, pred)
-    r, c, n, u = ct.objects()
     if ct.n_gt == 0 and ct.n_pred == 0: return np.nan
+    r, c, n, u = ct.objects()
     if plus:
         pr, pc, _ = _assign(r, c, n / u)
         key = r * (ct.n_pred + 1) + c                            # position of each chosen pair among the entries
@@ -120,11 +119,12 @@ def aji(gt, pred, plus:bool=False, ct:Contingency|None=None) -> float:
         inter, union = n[k].sum(), u[k].sum()
         union += ct.gt_area[1:].sum() - ct.gt_area[pr].sum() + ct.pred_area[1:].sum() - ct.pred_area[pc].sum()
         return float(inter / union)
-    # plain AJI: each gt object takes its best-IoU prediction (pairs sorted so the last per row is the best)
+    # plain AJI: each gt object takes its best-IoU prediction; pairs sorted so the last per row is the best and,
+    # among equal IoUs, the lowest prediction id (HoVer-Net's `np.argmax` over sorted ids)
     iou = n / u
-    order = np.lexsort((iou, r))
+    order = np.lexsort((-c, iou, r))
     r, c, n, u = r[order], c[order], n[order], u[order]
-    last = np.r_[r[1:] != r[:-1], True]
+    last = np.r_[r[1:] != r[:-1], True] if len(r) else np.zeros(0, bool)
     br, bc, bn, bu = r[last], c[last], n[last], u[last]
     inter, union = bn.sum(), bu.sum()
     union += ct.gt_area[1:].sum() - ct.gt_area[br].sum()            # gt objects without any overlap
@@ -168,18 +168,20 @@ def adapted_rand(gt, pred, ignore_gt_zero:bool=True, ignore_seg_zero:bool=False,
     ct = ct or contingency(gt, pred)
     r, c, n = _ignored(ct, ignore_gt_zero, ignore_seg_zero)
     N = n.sum()
-    if N == 0: raise ValueError("`gt`/`pred`: no pixels left after ignoring label 0")
+    if N == 0: return dict(are=np.nan, precision=np.nan, recall=np.nan)   # no pixel left after ignoring label 0: undefined
     a = np.bincount(r, weights=n); b = np.bincount(c, weights=n)
     sum_n2, sum_a2, sum_b2 = (n ** 2).sum() - N, (a ** 2).sum() - N, (b ** 2).sum() - N
-    prec, rec = sum_n2 / sum_b2, sum_n2 / sum_a2
-    return dict(are=1 - 2 * prec * rec / (prec + rec), precision=prec, recall=rec)
+    with np.errstate(divide='ignore', invalid='ignore'):             # 0/0 (no same-segment pixel pairs) is NaN
+        prec, rec = sum_n2 / sum_b2, sum_n2 / sum_a2
+        are = 1 - 2 * prec * rec / (prec + rec)
+    return dict(are=float(are), precision=float(prec), recall=float(rec))
 
 def voi(gt, pred, ignore_gt_zero:bool=False, ignore_seg_zero:bool=False, base:float=2.0, ct:Contingency|None=None) -> dict:
     "Variation of information split (H(S|G)) and merge (H(G|S)); defaults as `skimage.metrics.variation_of_information`."
     ct = ct or contingency(gt, pred)
     r, c, n = _ignored(ct, ignore_gt_zero, ignore_seg_zero)
     N = n.sum()
-    if N == 0: raise ValueError("`gt`/`pred`: no pixels left after ignoring label 0")
+    if N == 0: return dict(voi_split=np.nan, voi_merge=np.nan, voi=np.nan)   # no pixel left after ignoring label 0: undefined
     pij = n / N
     pi = np.bincount(r, weights=pij)[r]; pj = np.bincount(c, weights=pij)[c]
     lg = np.log(base)
@@ -188,14 +190,17 @@ def voi(gt, pred, ignore_gt_zero:bool=False, ignore_seg_zero:bool=False, base:fl
     return dict(voi_split=split, voi_merge=merge, voi=split + merge)
 
 # %% ../../nbs/06a_metrics.instance.ipynb #3b3644da
-def instance_scores(gt, pred, thresh:float=0.5, ignore_gt_zero:bool=True) -> dict:
-    "Matching at `thresh`, AJI, AJI⁺, SEG, SBD, |DiC|, adapted Rand error and VOI of one image pair."
+def instance_scores(gt, pred, thresh:float=0.5,
+                    ignore_gt_zero:bool=True, # ignore gt label 0 in the adapted Rand error (scikit-image's default)
+                    voi_ignore_gt_zero:bool=False, # ignore gt label 0 in VOI (scikit-image: no; PlantSeg: yes)
+                   ) -> dict:
+    "Matching at `thresh`, AJI, AJI⁺, SEG, SBD, |DiC|, adapted Rand error and VOI of one image pair (NaN where undefined)."
     ct = contingency(gt, pred)
     out = {k: v for k, v in matching(None, None, thresh, ct).items() if k != 'thresh'}
     out.update(aji=aji(None, None, ct=ct), aji_plus=aji(None, None, plus=True, ct=ct), seg=seg_score(None, None, ct=ct),
                sbd=sbd(None, None, ct=ct), dic=dic(None, None, ct=ct),
                are=adapted_rand(None, None, ignore_gt_zero=ignore_gt_zero, ct=ct)['are'],
-               **voi(None, None, ignore_gt_zero=ignore_gt_zero, ct=ct))
+               **voi(None, None, ignore_gt_zero=voi_ignore_gt_zero, ct=ct))
     return out
 
 # %% ../../nbs/06a_metrics.instance.ipynb #2b825281
@@ -210,12 +215,14 @@ class InstanceMetric(Metric):
                             "for a named one use segkit.instances.postprocess.instance_metric(score, postprocess='components')")
         self.score, self.post, self.thresh = score, postprocess, thresh
     def reset(self): self.vals = []
+    @property
+    def n_skipped(self) -> int: "Images whose score is undefined (NaN, e.g. AJI with no object on either side), left out of `value`."; return int(np.isnan(np.asarray(self.vals, float)).sum())
     def accumulate(self, learn):
         pred = learn.pred.detach().float()
         probs = (torch.sigmoid(pred[:, 0]) if pred.shape[1] == 1 else torch.softmax(pred, 1)).cpu().numpy()
         for p, t in zip(probs, learn.y.cpu().numpy()): self.vals.append(instance_scores(t, self.post(p), self.thresh)[self.score])
     @property
-    def value(self): return nanmean(self.vals)
+    def value(self): return nanmean(self.vals)   # mean over the images where the score is defined; see `n_skipped`
     @property
     def name(self): return self.score
 

@@ -26,14 +26,17 @@ def pca_reduce(x, # features (N, D)
     return x @ vt[:k].T
 
 def psi_nqc(features, labels, pca:int|None=None) -> float:
-    "Fraction of samples whose nearest other sample (Euclidean) has the same label; `pca=10` as in the thesis."
+    "Fraction of samples whose nearest other sample (Euclidean) has the same label, equidistant nearest samples sharing the vote; `pca=10` as in the thesis."
     x, y = _feats(features), np.asarray(labels)
     if len(y) != len(x): raise ValueError(f"`labels`: {len(y)} labels for {len(x)} samples")
     if pca: x = pca_reduce(x, pca)
     sq = (x ** 2).sum(1)
-    d = sq[:, None] + sq[None] - 2 * x @ x.T
+    scale = sq[:, None] + sq[None]
+    d = scale - 2 * x @ x.T
     np.fill_diagonal(d, np.inf)
-    return float((y[d.argmin(1)] == y).mean())
+    tie = d <= d.min(1, keepdims=True) + 1e-9 * scale               # every nearest sample, up to rounding of the expansion
+    same = (y[:, None] == y[None]) & tie
+    return float((same.sum(1) / tie.sum(1)).mean())
 
 def nqc_random_baseline(labels) -> float:
     "Expected ψ_NQC of random features: Σ_c (|c|/l)²."
@@ -57,30 +60,67 @@ def knn_accuracy(train_feats, train_labels, test_feats, test_labels, k:int=20, t
     return float((classes[votes.argmax(1)] == yte).mean())
 
 # %% ../../nbs/06c_metrics.representation.ipynb #3bb5535e
-def linear_cka(x, y) -> float:
+def _hsic_unbiased(K, L):
+    "Unbiased HSIC estimator (Song et al. 2012, JMLR) of Gram matrices with zeroed diagonals."
+    n = len(K)
+    return ((K * L).sum() + K.sum() * L.sum() / ((n - 1) * (n - 2)) - 2 / (n - 2) * K.sum(0) @ L.sum(0)) / (n * (n - 3))
+
+def linear_cka(x, y,
+               estimator:str='unbiased', # 'unbiased' (Song et al. 2012, as PyTorch Model Compare) or 'biased' (Kornblith et al. 2019)
+              ) -> float:
     "Linear CKA between activations `x` (n, d1) and `y` (n, d2) of the same n inputs (flatten feature maps first)."
+    if estimator not in ('unbiased', 'biased'): raise ValueError(f"`estimator`: expected 'unbiased' or 'biased', got {estimator!r}")
     a, b = _feats(x, 'x'), _feats(y, 'y')
     if len(a) != len(b): raise ValueError(f"`x`, `y`: different numbers of samples, {len(a)} vs {len(b)}")
     a, b = a - a.mean(0), b - b.mean(0)
-    return float(np.linalg.norm(b.T @ a) ** 2 / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)))
+    if estimator == 'biased':
+        return float(np.linalg.norm(b.T @ a) ** 2 / (np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)))
+    if len(a) < 4: raise ValueError(f"`x`, `y`: the unbiased estimator needs n ≥ 4 samples, got {len(a)}")
+    K, L = a @ a.T, b @ b.T
+    np.fill_diagonal(K, 0); np.fill_diagonal(L, 0)
+    kk, ll = _hsic_unbiased(K, K), _hsic_unbiased(L, L)
+    return float(_hsic_unbiased(K, L) / np.sqrt(kk * ll)) if kk > 0 and ll > 0 else np.nan
 
 # %% ../../nbs/06c_metrics.representation.ipynb #5892791e
-def convergence_step(losses, window:int=10, rel_tol:float=0.01, patience:int=50) -> int:
-    "First step after which the smoothed loss improves by less than `rel_tol` (relative) over every later `patience` steps."
+def _tail_line(y):
+    "Slope per step of the least-squares line through `y`, the robust noise (scaled MAD of its residuals) and the slope's standard error."
+    t = np.arange(len(y)) - (len(y) - 1) / 2
+    slope = (t * (y - y.mean())).sum() / (t ** 2).sum()
+    res = y - y.mean() - slope * t
+    sigma = 1.4826 * np.median(np.abs(res - np.median(res)))
+    return slope, sigma, sigma / np.sqrt((t ** 2).sum())
+
+def convergence_step(losses, # one loss per training step
+                     window:int=10, # moving-average length that smooths the losses
+                     rel_tol:float=0.01, # smallest half-width of the plateau band, relative to the plateau level
+                     patience:int=50, # tail length (steps) that estimates the plateau and that the plateau must have held
+                     k:float=3.0, # noise multiplier of the band and of the trend test
+                    ) -> int|None:
+    "First step of the final loss plateau (within a noise-aware band of the tail's median); `None` if the run did not converge."
     l = np.asarray(losses, float)
+    if window < 1 or patience < 2: raise ValueError(f"`window`, `patience`: expected ≥ 1 and ≥ 2, got {window}, {patience}")
     if l.ndim != 1 or len(l) < window + patience: raise ValueError(f"`losses`: need at least window + patience = {window + patience} values, got {len(l)}")
     if not np.isfinite(l).all(): raise ValueError("`losses`: contains NaN or inf")
+    tail = l[-patience:]
+    slope, sigma, se = _tail_line(tail)
+    level = float(np.median(tail))
+    band = max(rel_tol * abs(level), k * sigma / np.sqrt(window))
+    drop = -slope * (patience - 1)
+    if drop > band and drop > k * se * (patience - 1): return None        # still falling over the tail
     sm = np.convolve(l, np.ones(window) / window, mode='valid')
-    fut_min = np.minimum.accumulate(sm[::-1])[::-1]                       # best smoothed loss from step i on
-    ahead = np.array([fut_min[min(i + 1, len(sm) - 1)] for i in range(len(sm))])
-    ok = (sm - ahead) <= rel_tol * np.abs(sm)
-    stable = np.array([ok[i:i + patience].all() for i in range(len(sm) - patience + 1)])
-    hit = np.flatnonzero(stable)
-    return int(hit[0] + window - 1) if len(hit) else len(l) - 1
+    dev = np.abs(sm - level)
+    away = np.flatnonzero(dev > 2 * band)                                 # clear departures from the plateau
+    start = away[-1] + 1 if len(away) else 0
+    inside = np.flatnonzero(dev[start:] <= band)
+    if len(inside) == 0: return None
+    step = int(start + inside[0] + (window - 1) // 2)                     # centre of the first smoothing window on the plateau
+    return step if step <= len(l) - patience else None
 
 def psi_rqc(times:dict) -> dict:
-    "ψ_RQC per method: its convergence time divided by the fastest method's (times in any unit)."
+    "ψ_RQC per method: its convergence time divided by the fastest converged method's (NaN for a method that did not converge: time None or NaN)."
     if not times: raise ValueError("`times`: no methods")
-    t0 = min(times.values())
-    if t0 <= 0: raise ValueError(f"`times`: expected positive times, got {times}")
-    return {k: v / t0 for k, v in times.items()}
+    t = {m: np.nan if v is None else float(v) for m, v in times.items()}
+    ok = [v for v in t.values() if not np.isnan(v)]
+    if any(v <= 0 for v in ok): raise ValueError(f"`times`: expected positive times, got {times}")
+    t0 = min(ok) if ok else np.nan
+    return {m: v / t0 for m, v in t.items()}
