@@ -267,9 +267,9 @@ def _plot_curves(df):
 def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
     "report.md, metrics.csv and figures/curves.png of a `selfsl-bench` run."
     pre = [m for m in hists if hists[m]]
-    rqc = psi_rqc({m: max(hists[m]['converge_seconds'], 1e-9) for m in pre}) if pre else {}
+    rqc = psi_rqc({m: (max(t, 1e-9) if np.isfinite(t) else np.nan) for m in pre for t in [hists[m]['converge_seconds']]}) if pre else {}
     t61 = pd.DataFrame({m: {'ψ_NQC': f"{rep[m]['psi_nqc']:.2f}", 'E_random[ψ_NQC]': f"{rep[m]['nqc_random']:.2f}", 'kNN acc.': f"{rep[m]['knn']:.2f}",
-                            'ψ_RQC': f"{rqc[m]:.2f}" if m in rqc else '–', 'Δθ (params)': f"{hists[m]['added_params']:,}" if hists[m] else '0',
+                            'ψ_RQC': ('not converged' if np.isnan(rqc[m]) else f"{rqc[m]:.2f}") if m in rqc else '–', 'Δθ (params)': f"{hists[m]['added_params']:,}" if hists[m] else '0',
                             'min batch': hists[m]['min_bs'] if hists[m] else 1, 'pretext s': f"{hists[m]['seconds']:.0f}" if hists[m] else '–',
                             'best epoch': hists[m]['best_epoch'] if hists[m] else '–'} for m in rep}).T
     t61.index.name = 'method'
@@ -429,4 +429,3 @@ def demo_pretext_step(run:Run, cfg, ctx:dict) -> list:
         "scores on ", f"central {c['eval_crop']}² crops of the test images" if c['eval_crop'] else "the whole test images", f", seed {c['seed']}.").table(tab, '{:.4f}').p(
         f"Dice change from pretraining (this run, one seed): {d[1] - d[0]:+.3f}; a few epochs on a CPU say little either way — ",
         "`segkit run selfsl-bench` repeats this over label rates and seeds with paired tests.").lines
-

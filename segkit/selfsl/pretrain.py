@@ -50,11 +50,12 @@ def select_from_epoch(task, epochs:int, epoch_len:int) -> int:
     return min(epochs - 1, math.ceil(q / max(1, epoch_len))) if q else 0
 
 def convergence_time(losses, times) -> float:
-    "Seconds until the batch loss converged (`convergence_step`, window and patience scaled to the run's length)."
+    "Seconds until the batch loss converged (`convergence_step`, window and patience scaled to the run's length); NaN when it did not converge."
     n = len(losses)
-    if n < 4: return float(times[-1]) if n else float('nan')
+    if n < 4: return float('nan')
     w = max(2, n // 20); p = max(2, min(n - w, n // 5))
-    return float(times[min(convergence_step(losses, window=w, rel_tol=0.01, patience=p), n - 1)])
+    step = convergence_step(losses, window=w, rel_tol=0.01, patience=p)
+    return float('nan') if step is None else float(times[min(step, n - 1)])
 
 def pretrain(encoder:Encoder|str, # an `Encoder` or a registered name (built with `encoder_kw`, 1 channel)
              method:str, # a registered pretext task, e.g. 'simclr'
