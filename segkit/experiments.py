@@ -16,9 +16,9 @@ from .core import default_device
 from .registry import Registry
 
 # %% auto #0
-__all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'Run', 'parse_options', 'RecipeCfg', 'cfg_from', 'cfg_load', 'Recipe', 'recipe',
-           'get_recipe', 'list_recipes', 'load_recipes', 'register_demo_step', 'demo_steps', 'run_recipe',
-           'summary_table', 'md_table', 'Report']
+__all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'Run', 'parse_options', 'RecipeCfg', 'range_text', 'cfg_from', 'cfg_load',
+           'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes', 'register_demo_step',
+           'demo_steps', 'run_recipe', 'summary_table', 'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -150,11 +150,33 @@ class RecipeCfg:
     env: dict|None = None # versions and device, recorded by `run_recipe`
     FULL: ClassVar[dict] = {}   # the `full` preset: changes from the defaults, defined once per recipe
     CHOICES: ClassVar[dict] = {}   # option → allowed values (for tuples: of each element)
+    # option → range ('>= 1', '> 0', '[0, 1]', '(0, 1]'; for tuples: of each element; None values pass). The common option
+    # names are ranged here once; a recipe's own `RANGES` add to (or override) them; names it does not have are ignored.
+    RANGES: ClassVar[dict] = dict(
+        seed='>= 0', seeds='>= 1', epochs='>= 1', pre_epochs='>= 1', lr='> 0', pre_lr='> 0', bs='>= 1', pre_bs='>= 1',
+        epoch_len='>= 1', pre_epoch_len='>= 1', crop='>= 1', valid_crop='>= 1', eval_crop='>= 1', patch='>= 1', depth='>= 1',
+        base='>= 1', patience='>= 0', n='>= 1', size='>= 1', n_test='>= 1', n_overlay='>= 0', per_image='>= 1', min_px='>= 0',
+        queue_size='>= 1', min_distance='>= 1', embed_crops='>= 1', cka_pool='>= 1', zoom='> 0', valid_pct='[0, 1)',
+        p_site='[0, 1]', focus='[0, 1]', alpha='[0, 1]', alphas='[0, 1]', rate='[0, 1]', rates='[0, 1]', coheg_rate='[0, 1]',
+        ratios='[0, 1]', fractions='(0, 1]', key_momentum='[0, 1]')
+    HELP: ClassVar[dict] = {}   # option → one-line help, for a field without a trailing `# comment`
 
     @classmethod
     def options(cls) -> list[str]:
         "The options a user may set."
         return [f.name for f in dataclasses.fields(cls) if f.name not in _INTERNAL]
+    @classmethod
+    def option_ranges(cls) -> dict:
+        "Option → range spec, merged over the class hierarchy (only the options `cls` has)."
+        merged = {k: v for c in reversed(cls.__mro__) for k, v in vars(c).get('RANGES', {}).items()}
+        return {k: merged[k] for k in cls.options() if merged.get(k) is not None}
+    @classmethod
+    def option_help(cls) -> dict:
+        "Option → one-line help: each field's trailing `# comment` (read once from the source), then `HELP`; '' where none."
+        merged = {}
+        for c in reversed(cls.__mro__):
+            if dataclasses.is_dataclass(c): merged.update(_field_comments(c), **vars(c).get('HELP', {}))
+        return {k: merged.get(k, '') for k in cls.options()}
     def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
     def replace(self, **changes) -> 'RecipeCfg': return dataclasses.replace(self, **changes)
     # a read-only mapping view, so helpers written for plain dicts (and demo-step contexts) accept a config
@@ -163,6 +185,23 @@ class RecipeCfg:
         if k not in self.keys(): raise KeyError(k)
         return getattr(self, k)
     def get(self, k, default=None): return getattr(self, k) if k in self.keys() else default
+
+_COMMENTS = {}   # class → {field: trailing comment}, parsed once per class
+
+def _field_comments(klass) -> dict:
+    "The trailing `# comment` of each annotated field in `klass`'s own body ({} where its source is not available)."
+    if klass in _COMMENTS: return _COMMENTS[klass]
+    import io, textwrap, tokenize
+    try: src = textwrap.dedent(inspect.getsource(klass))
+    except (OSError, TypeError): return {}
+    try:
+        comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+        body = ast.parse(src).body[0].body
+    except (SyntaxError, tokenize.TokenError, IndexError, AttributeError): return {}
+    out = {n.target.id: comments[n.end_lineno] for n in body
+           if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.end_lineno in comments}
+    _COMMENTS[klass] = out
+    return out
 
 # %% ../nbs/14_experiments.ipynb #92ee09a8
 def _hints(cls) -> dict: return get_type_hints(cls, localns=dict(ClassVar=ClassVar, Any=Any, Callable=Callable))
@@ -217,12 +256,47 @@ def _option_error(kind:str, bad, valid, recipe:str|None) -> ValueError:
     return ValueError(f"unknown {what} {', '.join(map(repr, bad))}" + (f" for recipe {recipe!r}" if recipe else '')
                       + f"; valid: {', '.join(map(str, valid))}")
 
+def _parse_range(spec:str) -> tuple:
+    "`(lo, hi, lo_open, hi_open)` of a range spec: '>= 1', '> 0', '<= 9', '< 9', '[0, 1]', '(0, 1]', …"
+    s = str(spec).strip()
+    try:
+        if s[:1] in '[(' and s[-1:] in '])':
+            lo, hi = (float(x) for x in s[1:-1].split(','))
+            return lo, hi, s[0] == '(', s[-1] == ')'
+        for op in ('>=', '<=', '>', '<'):
+            if s.startswith(op):
+                v = float(s[len(op):])
+                return (v, None, op == '>', False) if op[0] == '>' else (None, v, False, op == '<')
+    except ValueError: pass
+    raise ValueError(f"range {spec!r}: expected '>= a', '> a', '<= b', '< b' or an interval such as '[a, b]' or '(a, b]'")
+
+def range_text(spec:str) -> str:
+    "A range spec as people read it: '≥ 1', '> 0', 'in [0, 1]'."
+    lo, hi, lo_open, hi_open = _parse_range(spec)
+    if lo is not None and hi is not None: return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    return f"{'>' if lo_open else '≥'} {lo:g}" if lo is not None else f"{'<' if hi_open else '≤'} {hi:g}"
+
+def _in_range(x, spec) -> bool:
+    lo, hi, lo_open, hi_open = _parse_range(spec)
+    return ((lo is None or (x > lo if lo_open else x >= lo)) and (hi is None or (x < hi if hi_open else x <= hi)))
+
+def _check_ranges(cls, vals:dict, recipe:str|None=None):
+    "ValueError `option 'epochs': expected an int ≥ 1, got -1` for the first value of `vals` outside its option's range."
+    ranges = cls.option_ranges()
+    for k, v in vals.items():
+        if k not in ranges: continue
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if x is None or isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)): continue
+            if not _in_range(x, ranges[k]):
+                a = 'an int' if isinstance(x, (int, np.integer)) else 'a float'
+                raise ValueError(f"option {k!r}: expected {a} {range_text(ranges[k])}, got {x!r}" + (f" (recipe {recipe!r})" if recipe else ''))
+
 def cfg_from(cls:type, # a `RecipeCfg` subclass
              preset:str='quick', # 'quick' (the defaults) or 'full' (the defaults, then `cls.FULL`)
              overrides:dict|None=None, # option → value (strings are parsed to the option's type); None values are skipped
              recipe:str|None=None, # the recipe's name, for messages
             ) -> RecipeCfg:
-    "A validated config: unknown options, bad types and bad choices raise one `ValueError` that lists the valid ones."
+    "A validated config: unknown options, bad types, bad choices and values out of range raise one `ValueError` that says what is valid."
     if preset not in ('quick', 'full'): raise _option_error('preset', [preset], ('quick', 'full'), recipe)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     valid = cls.options()
@@ -241,6 +315,7 @@ def cfg_from(cls:type, # a `RecipeCfg` subclass
             got = out[k] if isinstance(out[k], tuple) else (out[k],)
             wrong = [x for x in got if x not in allowed]
             if wrong: raise _option_error(f'value for {k!r}', wrong, allowed, recipe)
+    _check_ranges(cls, out, recipe)
     return cls(**out, preset=preset)
 
 def cfg_load(cls:type, config:dict) -> RecipeCfg:
@@ -250,6 +325,22 @@ def cfg_load(cls:type, config:dict) -> RecipeCfg:
     unknown = [k for k in d if k not in hints]
     if unknown: raise _option_error('option', unknown, cls.options(), config.get('recipe'))
     return cls(**{k: v if k in _INTERNAL else _coerce(v, hints[k], k) for k, v in d.items()})
+
+# %% ../nbs/14_experiments.ipynb #c4a7e2d1
+def option_table(cls:type, # a `RecipeCfg` subclass
+                ) -> pd.DataFrame:
+    "Every option of `cls`: type, default (quick preset), full preset's value where it differs, choices, range and help."
+    hints, quick = _hints(cls), cfg_from(cls)
+    full = {k: v() if callable(v) else v for k, v in cls.FULL.items()}
+    ranges, helps, rows = cls.option_ranges(), cls.option_help(), []
+    for k in cls.options():
+        ch = cls.CHOICES.get(k)
+        try: ch = ', '.join(map(str, ch() if callable(ch) else ch)) if ch is not None else ''
+        except Exception: ch = '…'   # a lazy choice list that cannot be built here
+        rows.append(dict(option=k, type=_tname(hints[k]) if isinstance(hints[k], type) else str(hints[k]).replace('typing.', ''), default=repr(quick[k]),
+                         full=repr(full[k]) if k in full and full[k] != quick[k] else '', choices=ch,
+                         range=range_text(ranges[k]) if k in ranges else '', help=helps[k]))
+    return pd.DataFrame(rows).set_index('option')
 
 # %% ../nbs/14_experiments.ipynb #a9a35783
 @dataclass
@@ -265,12 +356,16 @@ class Recipe:
         return cfg_from(self.cfg, preset, overrides, recipe=self.name)
     @property
     def defaults(self) -> dict: return cfg_from(self.cfg).to_dict()
+    def option_table(self) -> pd.DataFrame:
+        "Its options: type, default, full preset, choices, range and help (see `option_table`)."
+        return option_table(self.cfg)
 
 def _recipe_smoke(name, fn):
-    "Conformance: both presets validate, the config survives a JSON round trip, `fn(run, cfg)` has the right signature."
+    "Conformance: both presets validate (all values in range), the config survives a JSON round trip, `fn(run, cfg)` has the right signature."
     cls = RECIPES.meta(name)['cfg']
     for p in ('quick', 'full'):
         c = cfg_from(cls, p, recipe=name)
+        _check_ranges(cls, {k: c[k] for k in cls.options()}, name)   # the defaults are in range too
         js = json.dumps(c.to_dict(), default=str)
         assert json.dumps(cfg_load(cls, json.loads(js)).to_dict(), default=str) == js, name
     inspect.signature(fn).bind(None, None)
