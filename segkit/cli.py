@@ -4,17 +4,22 @@
 
 # %% ../nbs/16_cli.ipynb #6021a012
 from __future__ import annotations
-import sys, warnings
+import sys, textwrap, traceback, warnings
+from pathlib import Path
 from fastcore.script import anno_parser, store_true, Param
 from .experiments import parse_options
 
 # %% auto #0
-__all__ = ['COMMANDS', 'CLIError', 'segkit_run', 'segkit_demo', 'segkit_list', 'segkit_data', 'segkit_docs', 'segkit_pretrain',
-           'segkit_finetune', 'main']
+__all__ = ['COMMANDS', 'CLIError', 'segkit_run', 'segkit_demo', 'recipe_help', 'segkit_list', 'segkit_data', 'segkit_docs',
+           'segkit_pretrain', 'segkit_finetune', 'main']
 
 # %% ../nbs/16_cli.ipynb #d5f1ebf4
 class CLIError(Exception):
-    "A user error on the command line: printed without a traceback, exit code 2."
+    "A user error on the command line: printed as one line without a traceback (unless `--debug`), exit code 2."
+
+def _msg(e:BaseException) -> str:
+    "The message of `e` without the quotes `KeyError` adds."
+    return str(e.args[0]) if len(e.args) == 1 else str(e)
 
 def _parse_set(s:str|None) -> dict:
     "Parse `--set key=value,key=value` with `parse_options` (values as Python literals where possible); errors are `CLIError`s."
@@ -22,7 +27,47 @@ def _parse_set(s:str|None) -> dict:
     except ValueError as e: raise CLIError(str(e)) from None
 
 # %% ../nbs/16_cli.ipynb #e73727f1
-def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
+def _check_resume(recipe:str, resume) -> None:
+    "`--resume` names a run folder of `recipe` whose config still validates and whose checkpoints can be read; else `CLIError`."
+    import zipfile, torch
+    from segkit.experiments import Run, cfg_load, get_recipe
+    p = Path(resume)
+    if not (p / 'config.json').exists():
+        raise CLIError(f"--resume: {resume} is not a segkit run folder (no config.json); pass a folder written by `segkit run`, "
+                       f"e.g. runs/{recipe}-20260101-120000")
+    run = Run.open(p)
+    had = run.config.get('recipe')
+    if had != recipe: raise CLIError(f"--resume: {resume} is a {had!r} run, not {recipe!r}; resume it with `segkit run {had} --resume {resume}`")
+    try: cfg_load(get_recipe(recipe).cfg, run.config)
+    except ValueError as e: raise CLIError(f"--resume: {p / 'config.json'}: {_msg(e)}; start a new run instead") from None
+    for f in sorted((p / 'checkpoints').rglob('*.pth')):
+        try:
+            if not zipfile.is_zipfile(f): raise ValueError('not a torch checkpoint (truncated?)')
+            if f.name == 'last.pth': torch.load(f, map_location='cpu', weights_only=True)
+        except Exception as e:
+            raise CLIError(f"--resume: checkpoint {f} is corrupt ({type(e).__name__}); delete it to redo the work it saved, "
+                           f"or start a new run without --resume") from None
+
+def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
+    "Everything `segkit run` can check before a run folder exists (names, option values and ranges, data path, resume folder)."
+    from segkit.experiments import get_recipe
+    from segkit.data.sources import SOURCES, get_source
+    try: rec = get_recipe(recipe)
+    except KeyError as e: raise CLIError(f"{_msg(e)}; see `segkit list`") from None
+    try: rec.config(preset, **opts)
+    except ValueError as e: raise CLIError(f"{_msg(e)}; see `segkit run {recipe} --help`") from None
+    source, path = opts.get('source'), opts.get('path')
+    if source is not None:
+        try: SOURCES.entry(source)   # unknown name: the registry's one error form
+        except KeyError as e: raise CLIError(f"{_msg(e)}; see `segkit data`") from None
+    if path is not None and not Path(path).exists():
+        raise CLIError(f"--path: {path} does not exist; give the folder that holds a local copy of the source's data")
+    if source == 'folder':   # your own data: cheap to load here, so pairing and format errors come before the run folder
+        try: get_source('folder', path=path)
+        except (KeyError, ValueError, FileNotFoundError, TypeError) as e: raise CLIError(f"--source folder: {_msg(e)}") from None
+    if resume is not None: _check_resume(recipe, resume)
+
+def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE --help` lists its options)", str, opt=False),
                source:str=None, # data source (default: the recipe's; see `segkit data`)
                path:str=None, # folder with a local copy of the source's data
                full:store_true=False, # the paper's full protocol (GPU) instead of the quick preset
@@ -33,17 +78,14 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`)", str, opt=False),
                set:str=None, # recipe options, e.g. "epochs=3,lr=0.01,rates=0.5,0.7" (typed by the recipe's config)
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
-    from segkit.experiments import get_recipe, run_recipe, Run
-    from segkit.data.sources import SOURCES
+    from segkit.experiments import run_recipe
+    from segkit.registry import UnknownName
     opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
     preset = 'full' if full else 'quick'
-    try:   # check names and options before anything is created
-        get_recipe(recipe).config(preset, **opts)
-        if source is not None: SOURCES.entry(source)   # unknown name: the registry's one error form
-        if resume is not None: Run.open(resume)
-    except (KeyError, ValueError, FileNotFoundError) as e: raise CLIError(e.args[0]) from None
-    return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
-
+    _check_run(recipe, preset, opts, resume)   # before anything is created
+    try: return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
+    except (UnknownName, ValueError, FileNotFoundError) as e:   # data errors found once the run has started
+        raise CLIError(f"{_msg(e)} (the run folder is left incomplete; --debug shows the traceback)") from e
 
 # %% ../nbs/16_cli.ipynb #6e48be44
 def segkit_demo(source:str=None, # data source (default: the embedded real data once registered, else synthetic)
@@ -59,11 +101,34 @@ def segkit_demo(source:str=None, # data source (default: the embedded real data 
 
 
 # %% ../nbs/16_cli.ipynb #6bb487ea
-def segkit_list():
-    "List the experiment recipes."
-    from segkit.experiments import list_recipes
-    print(list_recipes().to_string())
+def _cut(s:str, width:int) -> str: return s if len(s) <= width else s[:width - 1] + '…'
 
+def recipe_help(name:str, # a recipe in `RECIPES`
+                width:int=100, # line width
+               ) -> str:
+    "The options of recipe `name` for a terminal: type, range, help, default (quick preset), `--full` value and choices."
+    from segkit.experiments import get_recipe
+    try: t = get_recipe(name).option_table()
+    except KeyError as e: raise CLIError(f"{_msg(e)}; see `segkit list`") from None
+    col, out = 26, [_cut(f"options of recipe {name!r}: --set key=value,key=value (defaults: the quick preset)", width)]
+    for k, r in t.iterrows():
+        left = f"  {k} ({r.type}{' ' + r.range if r.range else ''})"
+        facts = f"default {r.default}" + (f"; --full: {r.full}" if r.full else '') + (f"; choices: {r.choices}" if r.choices else '')
+        body = textwrap.wrap(r.help or '–', width - col) + textwrap.wrap(facts, width - col, subsequent_indent='  ')
+        if len(left) >= col - 1: out.append(_cut(left, width)); left = ''
+        out += [_cut(f"{left:<{col}}{b}", width) for b in body[:1]] + [_cut(' ' * col + b, width) for b in body[1:]]
+    return '\n'.join(out)
+
+def segkit_list(recipe:Param("a recipe whose options to list (default: all recipes)", str, opt=False, nargs='?')=None,
+                width:int=100, # line width
+               ):
+    "List the experiment recipes, or one recipe's options."
+    from segkit.experiments import list_recipes
+    if recipe is not None: print(recipe_help(recipe, width)); return
+    t = list_recipes()
+    w = max(map(len, t.index))
+    for n, h in t['help'].items(): print(_cut(f"{n:<{w}}  {h}", width))
+    print(_cut("\n`segkit list RECIPE` or `segkit run RECIPE --help`: a recipe's options", width))
 
 # %% ../nbs/16_cli.ipynb #1dd85b8b
 def segkit_data(name:Param("a source to describe (default: list all sources)", str, opt=False, nargs='?')=None,
@@ -72,13 +137,15 @@ def segkit_data(name:Param("a source to describe (default: list all sources)", s
     "List data sources, or load one and describe its items."
     from segkit.data.sources import list_sources, get_source
     if name is None: print(list_sources().to_string()); return
+    if path is not None and not Path(path).exists():
+        raise CLIError(f"--path: {path} does not exist; give the folder that holds a local copy of the source's data")
     try: ds = get_source(name, path=path)
-    except KeyError as e: raise CLIError(e.args[0]) from None
+    except KeyError as e: raise CLIError(f"{_msg(e)}") from None
+    except (ValueError, FileNotFoundError) as e: raise CLIError(f"source {name!r}: {_msg(e)}") from e
     df = ds.describe()
     print(f"{name}: {len(ds)} items ({', '.join(f'{(ds.split == s).sum()} {s}' for s in ('train', 'valid', 'test'))}), "
           f"{ds.kind}, classes {', '.join(ds.codes)}\n{ds.citation}\n")
     print(df.to_string(max_rows=30))
-
 
 # %% ../nbs/16_cli.ipynb #78dac257
 def segkit_docs(out:str='_site', # output folder, relative to the repository root
@@ -156,22 +223,44 @@ def segkit_finetune(weights:Param("encoder state dict from `segkit pretrain` ('r
 COMMANDS = dict(demo=segkit_demo, run=segkit_run, list=segkit_list, data=segkit_data, docs=segkit_docs, pretrain=segkit_pretrain,
                 finetune=segkit_finetune)
 
+def _positional(argv:list, flags=('--full',)) -> str|None:
+    "The first positional argument of `segkit run` (options take one value, except `flags`)."
+    it = iter(argv)
+    for a in it:
+        if a.startswith('-'):
+            if a not in flags and '=' not in a: next(it, None)
+        else: return a
+    return None
+
 def main(argv:list|None=None) -> int:
     "Entry point of the `segkit` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv
+    argv = [a for a in argv if a != '--debug']
     # fastai's import calls torch.jit.script, deprecated in torch 2.14: noise for a command-line user
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
-    usage = "usage: segkit {" + ','.join(COMMANDS) + "} [options]\n\n" + '\n'.join(f"  {k:6s} {f.__doc__}" for k, f in COMMANDS.items())
+    usage = ("usage: segkit {" + ','.join(COMMANDS) + "} [options] [--debug]\n\n" + '\n'.join(f"  {k:8s} {f.__doc__}" for k, f in COMMANDS.items())
+             + "\n\n`segkit COMMAND --help` for its options; --debug shows the traceback of an error")
     if not argv or argv[0] in ('-h', '--help'): print(usage); return 0
     cmd = argv.pop(0)
     if cmd not in COMMANDS:
         print(f"segkit: unknown command {cmd!r}; choose from: {', '.join(COMMANDS)}\n\n{usage}", file=sys.stderr); return 2
     fn = COMMANDS[cmd]
     p = anno_parser(fn, prog=f'segkit {cmd}')
-    try: args = p.parse_args(argv)
-    except SystemExit as e: return int(e.code or 0)
-    kw = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}
-    try: fn(**kw)
-    except CLIError as e: print(f"segkit {cmd}: {e}", file=sys.stderr); return 2
+    try:
+        if cmd in ('run', 'demo') and ('-h' in argv or '--help' in argv):   # the command's help, then the recipe's options
+            rec = 'demo' if cmd == 'demo' else _positional([a for a in argv if a not in ('-h', '--help')])
+            print(p.format_help())
+            print(recipe_help(rec) if rec else "`segkit run RECIPE --help` lists a recipe's options; `segkit list` the recipes")
+            return 0
+        try: args = p.parse_args(argv)
+        except SystemExit as e: return int(e.code or 0)
+        fn(**{k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')})
+    except CLIError as e:
+        if debug: traceback.print_exc()
+        print(f"segkit {cmd}: {e}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        if debug: traceback.print_exc()
+        hint = "; the finished epochs are saved: continue with `segkit run RECIPE --resume RUN_FOLDER`" if cmd in ('run', 'demo') else ''
+        print(f"segkit {cmd}: interrupted (Ctrl-C){hint}", file=sys.stderr); return 130
     return 0
-
