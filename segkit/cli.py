@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_cli.ipynb #6021a012
 from __future__ import annotations
-import sys, textwrap, traceback, warnings
+import argparse, shutil, sys, textwrap, traceback, warnings
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, Param
 from .experiments import parse_options
@@ -247,6 +247,8 @@ def main(argv:list|None=None) -> int:
         print(f"segkit: unknown command {cmd!r}; choose from: {', '.join(COMMANDS)}\n\n{usage}", file=sys.stderr); return 2
     fn = COMMANDS[cmd]
     p = anno_parser(fn, prog=f'segkit {cmd}')
+    width = min(100, shutil.get_terminal_size().columns)   # help fits a 100-column terminal
+    p.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=width, max_help_position=30)
     try:
         if cmd in ('run', 'demo') and ('-h' in argv or '--help' in argv):   # the command's help, then the recipe's options
             rec = 'demo' if cmd == 'demo' else _positional([a for a in argv if a not in ('-h', '--help')])
