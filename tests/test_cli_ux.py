@@ -137,3 +137,16 @@ def test_errors_during_the_run_are_one_line(tmp_path, monkeypatch):
 def test_debug_shows_the_traceback():
     code, _, err = cli('run', 'nope', '--debug')
     assert code == 2 and 'Traceback' in err and err.strip().splitlines()[-1].startswith("segkit run: unknown recipe 'nope'")
+
+def test_valid_resume_passes_the_checks(tmp_path):
+    "A readable checkpoint is not mistaken for a corrupt one: an interrupted run resumes through the CLI."
+    r = ex.run_recipe('demo', source='synthetic_blobs', out=tmp_path / 'runs', epochs=1, n=16, size=32, base=4, depth=2, steps=(),
+                      device='cpu', verbose=False)
+    r._set_status('incomplete')
+    code, out, err = cli('run', 'demo', '--resume', str(r.path))
+    assert code == 0, err
+    assert json.loads((r.path / 'status.json').read_text())['state'] == 'complete'
+
+def test_demo_help_lists_demo_options():
+    code, out, _ = cli('demo', '--help')
+    assert code == 0 and '--steps' in out and "options of recipe 'demo'" in out
