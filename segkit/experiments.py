@@ -241,7 +241,12 @@ def _coerce(v, tp, name:str):
         if isinstance(v, dict): return v
         raise bad
     if tp is tuple or origin is tuple:
-        if isinstance(v, str): v = _literal(v) if v.strip()[:1] in '[(' else [_literal(x) for x in _split_top(v) if x.strip()]
+        if isinstance(v, str):
+            s = v.strip()
+            if s[:1] in '[(':   # a literal list, else `[a,b]` / `(a)` with bare words: the items between the brackets
+                v = _literal(s)
+                if s and s[-1:] in '])' and not isinstance(v, (list, tuple)): v = [_literal(x) for x in _split_top(s[1:-1]) if x.strip()]
+            else: v = [_literal(x) for x in _split_top(v) if x.strip()]
         if isinstance(v, (list, tuple)):
             el = args[0] if args else Any
             return tuple(_coerce(x, el, name) for x in v)

@@ -150,3 +150,9 @@ def test_valid_resume_passes_the_checks(tmp_path):
 def test_demo_help_lists_demo_options():
     code, out, _ = cli('demo', '--help')
     assert code == 0 and '--steps' in out and "options of recipe 'demo'" in out
+
+def test_bare_words_in_brackets():
+    "`steps=[coheg,cam]` (no quotes, as a shell user types it) is a list of names, and a bad one is named whole."
+    assert get_recipe('demo').config(steps='[coheg,cam]').steps == ('coheg', 'cam')
+    code, _, err = cli('run', 'demo', '--set', 'steps=[nosuchstep]')
+    assert code == 2 and "unknown value for 'steps' 'nosuchstep' for recipe 'demo'" in err
