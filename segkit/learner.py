@@ -185,13 +185,14 @@ def read_history(path) -> pd.DataFrame:
 
 # %% ../nbs/08_learner.ipynb #c3f85d1e
 class Diverged(RuntimeError):
-    "Training diverged: a non-finite training loss at `epoch`, `batch` (1-based)."
+    "Training diverged: a non-finite training loss at `epoch`, `batch` (1-based), or validation loss after `epoch` (`batch` None)."
     run_state = 'diverged'   # the state a `Run` records when this exception leaves it
     exit_code = 3            # `segkit` exits with this code
-    def __init__(self, loss:float, epoch:int, batch:int, n_batches:int|None=None):
+    def __init__(self, loss:float, epoch:int, batch:int|None=None, n_batches:int|None=None):
         self.loss, self.epoch, self.batch, self.n_batches = loss, epoch, batch, n_batches
-        self.msg = (f"training diverged: loss {loss} at epoch {epoch}, batch {batch}{f'/{n_batches}' if n_batches else ''}; "
-                    "lower the learning rate (`lr`) and start a new run")
+        where = (f"loss {loss} at epoch {epoch}, batch {batch}{f'/{n_batches}' if n_batches else ''}" if batch is not None
+                 else f"validation loss {loss} after epoch {epoch}")
+        self.msg = f"training diverged: {where}; lower the learning rate (`lr`) and start a new run"
         super().__init__(self.msg)
     def __str__(self): return self.msg   # fastai prefixes the callback's name to `args`; the message stays one line
     @property
@@ -200,13 +201,20 @@ class Diverged(RuntimeError):
         return dict(diverged=dict(loss=str(self.loss), epoch=self.epoch, batch=self.batch, n_batches=self.n_batches))
 
 class DivergenceCheck(Callback):
-    "Raise `Diverged` at the first NaN/inf training loss (before the backward pass), so a diverged fit never looks like success."
+    "Raise `Diverged` at the first NaN/inf training loss (before the backward pass) or validation loss (before the epoch's checkpoint), so a diverged fit never looks like success."
+    order = 55   # after the recorder, before `EpochCheckpoint` (and the CSV log): `last.pth` stays finite
+    def __init__(self, valid:bool=True): # also stop when an epoch's validation loss is non-finite
+        self.valid = valid
+    def _stop(self, loss, epoch, batch=None, n=None):
+        self.bad_loss, self.where = float(loss), (epoch, batch)
+        raise Diverged(self.bad_loss, epoch, batch, n)
     def after_loss(self):
         if not self.training: return
         loss = self.learn.loss.detach()
-        if not bool(torch.isfinite(loss).all()):
-            self.loss, self.where = float(loss.float().mean()), (self.epoch + 1, self.iter + 1)
-            raise Diverged(self.loss, *self.where, getattr(self, 'n_iter', None))
+        if not bool(torch.isfinite(loss).all()): self._stop(loss.float().mean(), self.epoch + 1, self.iter + 1, getattr(self, 'n_iter', None))
+    def after_epoch(self):
+        v = self.recorder.values
+        if self.valid and len(v) and len(v[-1]) > 1 and not np.isfinite(v[-1][1]): self._stop(v[-1][1], self.epoch + 1)
 
 # %% ../nbs/08_learner.ipynb #e7a2f4b8
 def make_learner(dls:DataLoaders, # training and validation batches
