@@ -214,7 +214,10 @@ class DivergenceCheck(Callback):
         if not bool(torch.isfinite(loss).all()): self._stop(loss.float().mean(), self.epoch + 1, self.iter + 1, getattr(self, 'n_iter', None))
     def after_epoch(self):
         v = self.recorder.values
-        if self.valid and len(v) and len(v[-1]) > 1 and not np.isfinite(v[-1][1]): self._stop(v[-1][1], self.epoch + 1)
+        if not (self.valid and len(v) and len(v[-1]) > 1): return
+        try: loss = float(v[-1][1])
+        except (TypeError, ValueError): return   # no validation this epoch
+        if not np.isfinite(loss): self._stop(loss, self.epoch + 1)
 
 # %% ../nbs/08_learner.ipynb #e7a2f4b8
 def make_learner(dls:DataLoaders, # training and validation batches
