@@ -240,7 +240,8 @@ def main(argv:list|None=None) -> int:
     # fastai's import calls torch.jit.script, deprecated in torch 2.14: noise for a command-line user
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
     usage = ("usage: segkit {" + ','.join(COMMANDS) + "} [options] [--debug]\n\n" + '\n'.join(f"  {k:8s} {f.__doc__}" for k, f in COMMANDS.items())
-             + "\n\n`segkit COMMAND --help` for its options; --debug shows the traceback of an error")
+             + "\n\n`segkit COMMAND --help` for its options; --debug shows the traceback of an error"
+             + "\nexit codes: 0 success; 2 usage or data error, run folder locked, damaged checkpoint; 3 training diverged; 130 Ctrl-C")
     if not argv or argv[0] in ('-h', '--help'): print(usage); return 0
     cmd = argv.pop(0)
     if cmd not in COMMANDS:
@@ -265,4 +266,10 @@ def main(argv:list|None=None) -> int:
         if debug: traceback.print_exc()
         hint = "; the finished epochs are saved: continue with `segkit run RECIPE --resume RUN_FOLDER`" if cmd in ('run', 'demo') else ''
         print(f"segkit {cmd}: interrupted (Ctrl-C){hint}", file=sys.stderr); return 130
+    except Exception as e:   # a run that ended in a known way: locked folder or damaged checkpoint (2), diverged (3)
+        from segkit.experiments import run_exit_code
+        code = run_exit_code(e)
+        if code is None: raise
+        if debug: traceback.print_exc()
+        print(f"segkit {cmd}: {e}", file=sys.stderr); return code
     return 0

@@ -4,7 +4,8 @@
 
 # %% ../nbs/14_experiments.ipynb #090f2ece
 from __future__ import annotations
-import ast, dataclasses, inspect, json, platform, sys, time, traceback, types, datetime as dt
+import ast, dataclasses, inspect, json, os, platform, socket, sys, time, traceback, types, uuid, warnings, datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Union, get_args, get_origin, get_type_hints
@@ -16,9 +17,9 @@ from .core import default_device
 from .registry import Registry
 
 # %% auto #0
-__all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'Run', 'parse_options', 'RecipeCfg', 'range_text', 'cfg_from', 'cfg_load',
-           'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes', 'register_demo_step',
-           'demo_steps', 'run_recipe', 'summary_table', 'md_table', 'Report']
+__all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'RunLocked', 'Run', 'run_exit_code', 'parse_options', 'RecipeCfg', 'range_text',
+           'cfg_from', 'cfg_load', 'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes',
+           'register_demo_step', 'demo_steps', 'run_recipe', 'summary_table', 'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -41,10 +42,35 @@ def _cpu_name() -> str:
 def _now(): return dt.datetime.now().strftime('%Y%m%d-%H%M%S')
 
 # %% ../nbs/14_experiments.ipynb #8ce0cb2c
+class RunLocked(RuntimeError):
+    "Another live process works in this run folder."
+    exit_code = 2   # `segkit`: a user-fixable error, no traceback
+
+def _pid_alive(pid) -> bool:
+    "Whether process `pid` runs on this host (a zombie counts as dead)."
+    if not isinstance(pid, int) or pid <= 0: return False
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    except (OverflowError, OSError): return False
+    try:
+        with open(f'/proc/{pid}/stat') as f: return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError): return True
+
+@contextmanager
+def _dir_guard(path:Path):
+    "Serialise stale-lock takeovers in `path` between processes (`flock` on the folder where available)."
+    try: import fcntl
+    except ImportError: yield; return
+    fd = os.open(path, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+    finally: os.close(fd)   # closing releases the flock
+
 class Run:
-    "A run folder: config, status, finished steps, metrics, figures, checkpoints and report."
+    "A run folder: config, status, lock, finished steps, metrics, figures, checkpoints and report."
+    LOCK = 'run.lock'
     def __init__(self, path:Path, config:dict):
-        self.path, self.config = Path(path), config
+        self.path, self.config, self._token = Path(path), config, None
         for sub in ('figures', 'checkpoints'): (self.path / sub).mkdir(parents=True, exist_ok=True)
 
     @classmethod
@@ -68,21 +94,94 @@ class Run:
         if not (path / 'config.json').exists(): raise FileNotFoundError(f"`path`: {path} is not a segkit run folder (no config.json)")
         return cls(path, json.loads((path / 'config.json').read_text()))
 
+    # --- the lock ---
     @property
-    def status(self) -> dict:
+    def lock_file(self) -> Path: return self.path / self.LOCK
+
+    def lock_info(self) -> dict|None:
+        "Who holds the folder's lock (`pid`, `host`, `started`) and whether that process is `alive`; None when unlocked."
+        try: raw, age = self.lock_file.read_text(), time.time() - self.lock_file.stat().st_mtime
+        except FileNotFoundError: return None
+        try: info = json.loads(raw)
+        except ValueError: info = None
+        if not isinstance(info, dict): return dict(alive=age < 10)   # being written right now, else left half-written
+        if info.get('host') != socket.gethostname(): return {**info, 'alive': True}   # another machine: cannot tell, assume alive
+        return {**info, 'alive': _pid_alive(info.get('pid'))}
+
+    def lock(self) -> dict|None:
+        "Take the folder's lock (atomically); a stale lock of a dead process is taken over (returned), a live one raises `RunLocked`."
+        me = dict(pid=os.getpid(), host=socket.gethostname(), started=dt.datetime.now().isoformat(timespec='seconds'), token=uuid.uuid4().hex)
+        stale = None
+        for _ in range(5):
+            try: fd = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                with _dir_guard(self.path):   # read-compare-remove under a guard, so two takeovers cannot both win
+                    info = self.lock_info()
+                    if info is None: continue
+                    if info['alive']:
+                        raise RunLocked(f"run folder {self.path} is in use by PID {info.get('pid', '?')} on {info.get('host', '?')} "
+                                        f"(since {info.get('started', '?')}); wait for it to finish, or if that process is gone, delete {self.lock_file}") from None
+                    stale = {k: v for k, v in info.items() if k not in ('alive', 'token')}
+                    self.lock_file.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, 'w') as f: json.dump(me, f)
+            self._token = me['token']
+            return stale
+        raise RunLocked(f"run folder {self.path}: could not take the lock {self.lock_file}; try again")
+
+    def unlock(self):
+        "Release the lock if this `Run` holds it."
+        info = self.lock_info()
+        if self._token is not None and info is not None and info.get('token') == self._token: self.lock_file.unlink(missing_ok=True)
+        self._token = None
+
+    # --- the status ---
+    def _read_status(self) -> dict:
         f = self.path / 'status.json'
         return json.loads(f.read_text()) if f.exists() else {}
 
+    @property
+    def status(self) -> dict:
+        "`status.json`, made honest: a `running` run whose process is gone (no live lock) is `interrupted`."
+        st = self._read_status()
+        if st.get('state') == 'running':
+            info = self.lock_info()
+            if info is None or not info['alive']:
+                st = {**st, 'state': 'interrupted', 'note': f"the process (PID {st.get('pid', '?')} on {st.get('host', '?')}) stopped "
+                      "without finishing (killed?); resume the run to continue after its last finished epoch"}
+        return st
+
     def _set_status(self, state, **extra):
-        st = {**self.status, 'state': state, 'updated': dt.datetime.now().isoformat(timespec='seconds'), **extra}
-        tmp = self.path / 'status.json.tmp'; tmp.write_text(json.dumps(st, indent=2)); tmp.replace(self.path / 'status.json')
+        st = {**self._read_status(), 'state': state, 'updated': dt.datetime.now().isoformat(timespec='seconds'), **extra}
+        tmp = self.path / 'status.json.tmp'; tmp.write_text(json.dumps(st, indent=2, default=str)); tmp.replace(self.path / 'status.json')
+
+    def _flag_report(self, line:str):
+        "Put `line` as a note at the very top of `report.md` (written if missing)."
+        p = self.path / 'report.md'
+        old = p.read_text() if p.exists() else f"# {self.config.get('recipe', 'run')}: no results\n\nSee `status.json`.\n"
+        top = f"> **{line}**\n\n"
+        if not old.startswith(top): p.write_text(top + old)
 
     def __enter__(self):
-        self._set_status('running', error=None); return self
+        stale = self.lock()
+        try:
+            extra = dict(error=None, pid=os.getpid(), host=socket.gethostname())
+            if stale:
+                extra['stale_lock'] = (f"took over the lock of PID {stale.get('pid', '?')} on {stale.get('host', '?')} "
+                                       f"(started {stale.get('started', '?')}), which had stopped without releasing it")
+                warnings.warn(f"{self.path}: {extra['stale_lock']}", stacklevel=2)
+            self._set_status('running', **extra)
+        except BaseException: self.unlock(); raise
+        return self
 
     def __exit__(self, typ, val, tb):
-        if typ is None: self._set_status('complete')
-        else: self._set_status('incomplete', error=f"{typ.__name__}: {val}", traceback=traceback.format_exc(limit=5))
+        try:
+            if typ is None: self._set_status('complete')
+            else:
+                state = getattr(val, 'run_state', 'incomplete')
+                self._set_status(state, error=f"{typ.__name__}: {val}", traceback=traceback.format_exc(limit=5), **getattr(val, 'run_info', {}))
+                if state == 'diverged': self._flag_report(f"DIVERGED: {val}. No result of this run is valid.")
+        finally: self.unlock()
         return False   # never swallow the exception
 
     def done(self, step:str) -> bool: return (self.path / 'steps' / f'{step}.json').exists()
@@ -106,6 +205,10 @@ class Run:
     def write_metrics(self, df:pd.DataFrame):
         "Write the final metrics table (`split, metric, value`) to `metrics.csv`."
         df.to_csv(self.path / 'metrics.csv', index=False)
+
+def run_exit_code(e:BaseException) -> int|None:
+    "`segkit`'s exit code for an exception a run ended with: its `exit_code` (2: locked folder or damaged checkpoint, 3: diverged), None for a bug."
+    return getattr(e, 'exit_code', None)
 
 # %% ../nbs/14_experiments.ipynb #0c74d5af
 def _split_top(s:str) -> list:

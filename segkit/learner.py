@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_learner.ipynb #e3ca7b03
 from __future__ import annotations
-import io, random
+import io, os, random, shutil
 from pathlib import Path
 from typing import Callable, NamedTuple
 import numpy as np
@@ -36,9 +36,10 @@ from .metrics.semantic import PresentDice  # noqa: F401  (re-exported: it lived 
 from .metrics.classification import site_target, SiteCounts, binary_counts
 
 # %% auto #0
-__all__ = ['dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'EpochCheckpoint', 'resume_from',
-           'read_history', 'make_learner', 'seg_learner', 'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns',
-           'train_site_classifiers', 'predict_masks', 'ArraySegDataset', 'seg_dls', 'array_dls']
+__all__ = ['dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'CheckpointError', 'EpochCheckpoint',
+           'resume_from', 'read_history', 'Diverged', 'DivergenceCheck', 'make_learner', 'seg_learner',
+           'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns', 'train_site_classifiers', 'predict_masks',
+           'ArraySegDataset', 'seg_dls', 'array_dls']
 
 # %% ../nbs/08_learner.ipynb #a5ed9f7e
 _all_ = ['ArraySegDataset', 'seg_dls', 'array_dls']   # defined in `segkit.data.block`; importable from here as before
@@ -118,27 +119,57 @@ class EarlyStop(EarlyStoppingCallback):
         if getattr(self, 'fitting', False) and len(v) and len(v[-1]) > self.idx: super().after_epoch()
 
 # %% ../nbs/08_learner.ipynb #1e7f456f
+class CheckpointError(RuntimeError):
+    "A checkpoint that cannot be loaded; the message names the file and the fix."
+    exit_code = 2   # `segkit`: a user-fixable error, no traceback
+
+def _keep_prev(last:Path, prev:Path):
+    "Make `prev` the current `last` (a hard link where the file system allows, else a copy), atomically."
+    tmp = prev.with_name(prev.name + '.tmp'); tmp.unlink(missing_ok=True)
+    try: os.link(last, tmp)
+    except OSError: shutil.copyfile(last, tmp)
+    tmp.replace(prev)
+
 class EpochCheckpoint(Callback):
-    "Save model and optimiser state to `folder/last.pth` after every epoch (atomically), for resuming."
+    "Save model and optimiser state to `folder/last.pth` after every epoch (atomically), keeping the one before as `prev.pth`, for resuming."
     order = 60
     def __init__(self, folder): self.folder = Path(folder)
     def after_epoch(self):
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / 'last.pth.tmp'
+        tmp, last = self.folder / 'last.pth.tmp', self.folder / 'last.pth'
         opt = self.learn.opt.state_dict()   # plain containers, so that loading needs no pickled classes
         plain = lambda d: {k: v if isinstance(v, torch.Tensor) else (v.item() if hasattr(v, 'item') else v) for k, v in d.items()}
         opt = {'state': [plain(s) for s in opt['state']], 'hypers': [plain(h) for h in opt['hypers']]}
         torch.save({'model': self.learn.model.state_dict(), 'opt': opt, 'epoch': self.epoch}, tmp)
-        tmp.replace(self.folder / 'last.pth')
+        if last.exists(): _keep_prev(last, self.folder / 'prev.pth')
+        tmp.replace(last)
+
+def _read_ckpt(ckpt:Path, device='cpu') -> dict:
+    "The contents of an `EpochCheckpoint` file; any failure is re-raised as is."
+    state = torch.load(ckpt, map_location=device, weights_only=True)
+    if not (isinstance(state, dict) and {'model', 'opt', 'epoch'} <= set(state)): raise ValueError("not an `EpochCheckpoint` file (keys model, opt, epoch)")
+    return state
+
+def _ckpt_error(ckpt:Path, what:str, e:Exception) -> CheckpointError:
+    "One line: the file, what went wrong, and the fix (the previous epoch's checkpoint if it loads, else starting over)."
+    why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    prev, fix = ckpt.with_name('prev.pth'), ''
+    if prev.exists() and prev != ckpt:
+        try: fix = f"to resume after epoch {int(_read_ckpt(prev)['epoch']) + 1} instead, replace it by the previous epoch's checkpoint (`mv {prev} {ckpt}`); "
+        except Exception: pass
+    return CheckpointError(f"checkpoint {ckpt} {what} ({type(e).__name__}: {why}); {fix}or delete it to train from the first epoch")
 
 def resume_from(learn:Learner, ckpt) -> int:
-    "Load a checkpoint written by `EpochCheckpoint` into `learn`; return the number of finished epochs."
+    "Load a checkpoint written by `EpochCheckpoint` into `learn`; return the number of finished epochs (`CheckpointError` if it cannot be loaded)."
     ckpt = Path(ckpt)
     if not ckpt.exists(): raise FileNotFoundError(f"`ckpt`: no checkpoint at {ckpt}")
-    state = torch.load(ckpt, map_location=learn.dls.device, weights_only=True)
-    learn.model.load_state_dict(state['model'])
-    if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
+    try: state = _read_ckpt(ckpt, learn.dls.device)
+    except Exception as e: raise _ckpt_error(ckpt, 'cannot be read', e) from None
+    try:
+        learn.model.load_state_dict(state['model'])
+        if learn.opt is None: learn.create_opt()
+        learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
+    except Exception as e: raise _ckpt_error(ckpt, 'does not fit this model', e) from None
     return int(state['epoch']) + 1
 
 def read_history(path) -> pd.DataFrame:
@@ -151,6 +182,42 @@ def read_history(path) -> pd.DataFrame:
     for c in df.columns:
         if c != 'time': df[c] = pd.to_numeric(df[c])
     return df.drop_duplicates('epoch', keep='last').reset_index(drop=True)
+
+# %% ../nbs/08_learner.ipynb #c3f85d1e
+class Diverged(RuntimeError):
+    "Training diverged: a non-finite training loss at `epoch`, `batch` (1-based), or validation loss after `epoch` (`batch` None)."
+    run_state = 'diverged'   # the state a `Run` records when this exception leaves it
+    exit_code = 3            # `segkit` exits with this code
+    def __init__(self, loss:float, epoch:int, batch:int|None=None, n_batches:int|None=None):
+        self.loss, self.epoch, self.batch, self.n_batches = loss, epoch, batch, n_batches
+        where = (f"loss {loss} at epoch {epoch}, batch {batch}{f'/{n_batches}' if n_batches else ''}" if batch is not None
+                 else f"validation loss {loss} after epoch {epoch}")
+        self.msg = f"training diverged: {where}; lower the learning rate (`lr`) and start a new run"
+        super().__init__(self.msg)
+    def __str__(self): return self.msg   # fastai prefixes the callback's name to `args`; the message stays one line
+    @property
+    def run_info(self) -> dict:
+        "What a `Run` records in its status."
+        return dict(diverged=dict(loss=str(self.loss), epoch=self.epoch, batch=self.batch, n_batches=self.n_batches))
+
+class DivergenceCheck(Callback):
+    "Raise `Diverged` at the first NaN/inf training loss (before the backward pass) or validation loss (before the epoch's checkpoint), so a diverged fit never looks like success."
+    order = 55   # after the recorder, before `EpochCheckpoint` (and the CSV log): `last.pth` stays finite
+    def __init__(self, valid:bool=True): # also stop when an epoch's validation loss is non-finite
+        self.valid = valid
+    def _stop(self, loss, epoch, batch=None, n=None):
+        self.bad_loss, self.where = float(loss), (epoch, batch)
+        raise Diverged(self.bad_loss, epoch, batch, n)
+    def after_loss(self):
+        if not self.training: return
+        loss = self.learn.loss.detach()
+        if not bool(torch.isfinite(loss).all()): self._stop(loss.float().mean(), self.epoch + 1, self.iter + 1, getattr(self, 'n_iter', None))
+    def after_epoch(self):
+        v = self.recorder.values
+        if not (self.valid and len(v) and len(v[-1]) > 1): return
+        try: loss = float(v[-1][1])
+        except (TypeError, ValueError): return   # no validation this epoch
+        if not np.isfinite(loss): self._stop(loss, self.epoch + 1)
 
 # %% ../nbs/08_learner.ipynb #e7a2f4b8
 def make_learner(dls:DataLoaders, # training and validation batches
@@ -168,6 +235,7 @@ def make_learner(dls:DataLoaders, # training and validation batches
                  start_epoch:int=0, # `keep_best` compares epochs from this one on
                  ckpt_dir=None, # if given: `last.pth` after every epoch (for `resume_from`), and `best.pth` with `keep_best='file'`
                  history=None, # if given, append per-epoch losses and metrics to this CSV file
+                 divergence:bool=True, # stop with `Diverged` at the first non-finite training loss (`DivergenceCheck`)
                  **learner_kw) -> Learner:
     "A fastai `Learner` on the device of `dls`, with AMP on CUDA, best-weights keeping and early stopping as options."
     if keep_best is not None: check_choice(keep_best, ('memory', 'file'), 'keep_best')
@@ -176,6 +244,7 @@ def make_learner(dls:DataLoaders, # training and validation batches
     if channels_last: model = model.to(memory_format=torch.channels_last)
     cb = [EpochCheckpoint(ckpt_dir)] if ckpt_dir else []
     if history: cb.append(CSVLogger(Path(history).resolve(), append=True))
+    if divergence: cb.append(DivergenceCheck())
     if early_stop is not None: cb.append(EarlyStop(**{'monitor': monitor, 'comp': comp, **early_stop}))
     if keep_best is not None: cb.append(KeepBest(monitor, comp, where=keep_best, start_epoch=start_epoch, ckpt_dir=ckpt_dir))
     learn = Learner(dls, model, loss_func=loss_func, metrics=L(metrics), cbs=cb + list(L(cbs)), **learner_kw)
