@@ -212,9 +212,11 @@ class DivergenceCheck(Callback):
         if not self.training: return
         loss = self.learn.loss.detach()
         if not bool(torch.isfinite(loss).all()): self._stop(loss.float().mean(), self.epoch + 1, self.iter + 1, getattr(self, 'n_iter', None))
+    def before_fit(self): self.fitting = False      # `validate`/`get_preds` fire before_fit and after_epoch, never before_train
+    def before_train(self): self.fitting = True
     def after_epoch(self):
         v = self.recorder.values
-        if not (self.valid and len(v) and len(v[-1]) > 1): return
+        if not (self.valid and getattr(self, 'fitting', False) and len(v) and len(v[-1]) > 1): return
         try: loss = float(v[-1][1])
         except (TypeError, ValueError): return   # no validation this epoch
         if not np.isfinite(loss): self._stop(loss, self.epoch + 1)
