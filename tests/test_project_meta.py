@@ -71,3 +71,19 @@ def test_quarto_config_is_valid_for_nbdev_docs():
     assert (ROOT / 'nbs' / '_quarto.yml').resolve() == (ROOT / '_quarto.yml').resolve(), "nbs/_quarto.yml links to the top-level file"
     for f in q['metadata-files']: assert (ROOT / 'nbs' / f).exists(), f
     assert (ROOT / 'nbs' / q['format']['html']['css']).exists()
+
+def test_example_cells_keep_imports_apart():
+    "nbdev's docs build runs every cell with an import *alone*: an example cell that also computes fails there (see FAQ)."
+    import ast
+    bad = []
+    for nb in sorted((ROOT / 'nbs').glob('[0-9]*.ipynb')):
+        cells = [c for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
+        for i, c in enumerate(cells):
+            src = ''.join(c['source'])
+            if src.lstrip().startswith(('#| export', '#|export')) or 'from fastcore.test import' in src or 'nbdev_export()' in src: continue
+            try: tree = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!'))))
+            except SyntaxError: continue
+            top = tree.body
+            if any(isinstance(s, (ast.Import, ast.ImportFrom)) for s in top) and not all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in top):
+                bad.append(f"{nb.name} code cell {i}")
+    assert not bad, f"move these imports to the notebook's hidden import cell: {bad}"
