@@ -17,10 +17,9 @@ GT = synth_blobs(1, 64, n_objects=(6, 6), seed=3).masks[0]
 
 def _hovernet_aji(gt, pred):
     "Plain AJI written from HoVer-Net's `get_fast_aji` definition: per gt object `np.argmax` of its IoU row over sorted pred ids."
-    gi, pi = [i for i in np.unique(gt) if i], [j for j in np.unique(pred) if j]
-    inter = np.array([[np.logical_and(gt == i, pred == j).sum() for j in pi] for i in gi], float).reshape(len(gi), len(pi))
-    ga = np.array([(gt == i).sum() for i in gi], float); pa = np.array([(pred == j).sum() for j in pi], float)
-    union = ga[:, None] + pa[None] - inter
+    from test_metrics_instance import _pairs   # the brute-force pair table of the instance tests
+    inter, union, ga, pa = _pairs(gt, pred)
+    gi = [i for i in np.unique(gt) if i]
     iou = inter / union
     if iou.shape[1] == 0: return 0.0 if len(gi) else np.nan
     best = iou.argmax(1); paired = np.flatnonzero(iou.max(1) > 0); bp = best[paired]
