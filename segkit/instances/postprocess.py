@@ -48,7 +48,7 @@ def _smoke(name, f):
         if out.min() < 0 or out.max() < 1: raise AssertionError(f"instance post-processor {name!r}: found no object in the smoke map")
     return out
 
-POSTPROCESSORS = Registry('instance post-processor', smoke=_smoke)
+POSTPROCESSORS = Registry('instance post-processor', providers=('segkit.instances.embeddings',), smoke=_smoke)
 
 # %% ../../nbs/12_instances.postprocess.ipynb #aea413bf
 @POSTPROCESSORS.register('components')
