@@ -420,5 +420,5 @@ class SpocoLoss(nn.Module):
     def forward(self, emb, target):
         T = embedding_terms(emb, target, self.delta_v, self.delta_d, self.t, self.anchor, self.gen)
         loss = self.alpha * T['pull'] + self.beta * T['push'] + self.lam * T['obj'] + self.reg * T['reg'] + self.gamma * T['u_push']
-        self.terms = {k: float(v) for k, v in T.items()}
+        self.terms = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in T.items()}
         return loss

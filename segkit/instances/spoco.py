@@ -55,7 +55,7 @@ class SpocoCallback(Callback):
         con, anchors = consistency_term(self.pred, eg, self.yb[0], lf.delta_v, lf.t, self.max_anchors, self.min_frac, self.gen)
         self.learn.loss_grad = self.learn.loss_grad + self.delta * con
         self.learn.loss = self.learn.loss_grad.detach().clone()
-        self.log.append(dict(lf.terms, con=float(con), anchors=float(np.mean(anchors)) if anchors else 0.))
+        self.log.append(dict(lf.terms, con=float(con.detach()), anchors=float(np.mean(anchors)) if anchors else 0.))
 
     def after_step(self): ema_update(self.learn.model, self.teacher, self.momentum)
 
