@@ -28,10 +28,10 @@ SPOCO_SETTINGS = {
 class SpocoCfg(RecipeCfg):
     "Options of `segkit run spoco` (defaults: the quick preset, a pipeline check)."
     settings: tuple[str, ...] = ('p0.1', 'p0.1-nocon', 'p1.0') # what to train (see `SPOCO_SETTINGS`)
-    clusterers: tuple[str, ...] = ('mws_embedding', 'hdbscan') # how embeddings become instances
+    clusterers: tuple[str, ...] = ('mws_embedding',) # how embeddings become instances (full: + 'hdbscan')
     seeds: int = 1 # object samplings and trainings per setting, from `seed`
-    epochs: int = 6 # training epochs
-    epoch_len: int = 48 # random crops per epoch
+    epochs: int = 5 # training epochs
+    epoch_len: int = 40 # random crops per epoch
     crop: int = 96 # training crop side
     bs: int = 4 # batch size
     lr: float = 2e-3 # one-cycle maximum learning rate (thesis: Adam 2e-4 with plateau decay, for far longer runs)
@@ -39,10 +39,10 @@ class SpocoCfg(RecipeCfg):
     depth: int = 3 # U-Net depth
     base: int = 16 # U-Net feature maps of the first level
     budget: float = 0.01 # `budget-*` settings: this fraction of all training objects
-    n_test: int = 6 # test images evaluated
+    n_test: int = 4 # test images evaluated
     eval_crop: int = 256 # central crop of each test image
     min_size: int = 20 # HDBSCAN min_cluster_size (pixels)
-    FULL = dict(settings=tuple(SPOCO_SETTINGS), seeds=3, epochs=60, epoch_len=256, crop=192, bs=8, lr=1e-3, depth=4, base=32,
+    FULL = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'hdbscan'), seeds=3, epochs=60, epoch_len=256, crop=192, bs=8, lr=1e-3, depth=4, base=32,
                 n_test=15, eval_crop=512)
     CHOICES = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'hdbscan', 'meanshift'))
     RANGES = dict(dim='>= 2', budget='(0, 1]', min_size='>= 2')
