@@ -111,12 +111,12 @@ def results_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_o
                  ) -> pd.DataFrame:
     "Per-setting mean ± std (in %) per class and their mean, plus the realised ρ and ψ_PFR ('–' where the score is undefined); one `df` row per (setting, seed)."
     cols = [f'{score}_{c}' for c in classes]
-    d = df.copy(); d['mean'] = d[cols].mean(1)
+    d = df.copy(); d['mean'] = d[cols].mean(1, skipna=False)   # a class mean with an undefined class is undefined, not the other class's score
     g = d.groupby(setting)
     mu, sd = g[cols + ['mean']].mean(), g[cols + ['mean']].std(ddof=1)
     out = pd.DataFrame(index=mu.index)
     for c, name in zip(cols + ['mean'], list(classes) + ['mean']):
-        out[name] = [f"{100 * a:.0f} ± {100 * b:.0f}" if np.isfinite(b) else f"{100 * a:.0f}" for a, b in zip(mu[c], sd[c].fillna(np.nan))]
+        out[name] = ['–' if not np.isfinite(a) else f"{100 * a:.0f} ± {100 * b:.0f}" if np.isfinite(b) else f"{100 * a:.0f}" for a, b in zip(mu[c], sd[c])]
     if pfr_on is not None:
         s = mu['mean' if pfr_on == 'mean' else f'{score}_{pfr_on}'].to_numpy(float)
         real = realised_rho(df, setting, list(classes) if pfr_on == 'mean' else [pfr_on])
@@ -175,7 +175,7 @@ UNLEARNED_DICE = 0.1      # a class whose best Dice over all cells stays below t
 FLAT_TOL = 0.05           # "flat": mean Dice within this of the all-labels value
 COLLAPSE_FRACTION = 0.5   # "collapse": mean Dice below this fraction of the all-labels value
 
-def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(1)
+def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(1, skipna=False)   # NaN if a class is undefined
 
 def unlearned_findings(df:pd.DataFrame) -> list:
     "Warnings for classes the networks never learned (best Dice < `UNLEARNED_DICE`): trends for them mean nothing."
