@@ -20,12 +20,12 @@ from ..selfsl.transfer import (instance_data, pretrain, finetune, imagenet_encod
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, parse_options
 
 # %% auto #0
-__all__ = ['QUEUE_METHODS', 'FINETUNE_OPTIONS', 'SIGNIFICANCE', 'BENCH_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'DEMO_PRETEXT',
-           'parse_encoder', 'build_encoder', 'get_bench_encoder', 'representation_scores', 'iqc_frame', 'iqc_table',
-           'curve_table', 'iqc_finding', 'ttest_finding', 'bench_findings', 'SelfSLCfg', 'BenchCfg', 'selfsl_bench',
-           'rqc_frame', 'representation_frame', 'table_6_1', 'cka_frame', 'table_a8', 'pretext_log_frame',
-           'write_representation', 'write_bench_report', 'AutotuneCfg', 'selfsl_autotune', 'write_autotune_report',
-           'demo_pretext_data', 'demo_pretext_step']
+__all__ = ['QUEUE_METHODS', 'FINETUNE_OPTIONS', 'SIGNIFICANCE', 'BENCH_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'BENCH_RESULT_FILES',
+           'DEMO_PRETEXT', 'parse_encoder', 'build_encoder', 'get_bench_encoder', 'representation_scores', 'iqc_frame',
+           'iqc_table', 'curve_table', 'iqc_finding', 'ttest_finding', 'bench_findings', 'SelfSLCfg', 'BenchCfg',
+           'selfsl_bench', 'rqc_frame', 'representation_frame', 'table_6_1', 'cka_frame', 'table_a8',
+           'pretext_log_frame', 'write_representation', 'write_bench_report', 'save_bench_results', 'AutotuneCfg',
+           'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data', 'demo_pretext_step']
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #28eb4edf
 def parse_encoder(spec:str) -> tuple:
@@ -358,6 +358,29 @@ def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
 # %% ../../nbs/14c_recipes.selfsl.ipynb #f7418338
 BENCH_TINY = dict(encoder='unet:depth=2,base=8', methods=['simclr'], pre_epochs=2, pre_bs=8, pre_epoch_len=16, crop=32, rates=[0.25, 1.0], seeds=1,
             epochs=1, bs=4, epoch_len=8, eval_crop=None, embed_crops=1)
+
+# %% ../../nbs/14c_recipes.selfsl.ipynb #9b2d4f10
+BENCH_RESULT_FILES = ('representation.csv', 'cka.csv', 'pretext_log.csv')   # small (kB) and enough for Tables 6.1 and A.8 (+ reference.json, results.csv)
+
+def save_bench_results(run_folder, # a selfsl-bench run folder (complete or interrupted after its CKA step)
+                       dest, # e.g. nbs/results/selfsl-bench
+                      ) -> dict:
+    "Copy a bench run's representation results into `dest` (to commit them) with `run.json`: its config, state and finished steps."
+    import shutil
+    from pathlib import Path
+    src, dest = Path(run_folder), Path(dest)
+    missing = [f for f in BENCH_RESULT_FILES if not (src / f).exists()]
+    if missing: raise FileNotFoundError(f"`run_folder`: {src} has no {', '.join(missing)} (the run stopped before its CKA step?)")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in BENCH_RESULT_FILES: shutil.copy(src / f, dest / f)
+    steps = sorted(q.stem for q in (src / 'steps').glob('*.json'))
+    info = dict(run=src.name, config=json.loads((src / 'config.json').read_text()), state=json.loads((src / 'status.json').read_text()).get('state'),
+                downstream_cells_done=sum(s.startswith('down-') for s in steps), results_csv=(src / 'results.csv').exists())
+    (dest / 'run.json').write_text(json.dumps(info, indent=1, default=str))
+    if info['results_csv']: shutil.copy(src / 'results.csv', dest / 'results.csv')
+    shutil.copy(src / 'steps' / 'reference.json', dest / 'reference.json')   # the supervised reference's scores (ψ_IQC normaliser)
+    return info
+
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #c7af1caf
 @dataclass(frozen=True)
