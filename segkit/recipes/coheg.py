@@ -104,14 +104,14 @@ def train_eval(data:dict, # from `semantic_data`
 def realised_rho(df:pd.DataFrame, setting:str, classes) -> pd.Series|None:
     "Mean realised fraction dropped of `classes` per setting (the `dropped_<class>` columns of `train_eval`); None when `df` lacks them."
     cols = [f'dropped_{c}' for c in classes]
-    return df.groupby(setting)[cols].mean().mean(1) if all(c in df for c in cols) else None
+    return df.groupby(setting)[cols].mean().mean(axis=1) if all(c in df for c in cols) else None
 
 def results_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_on:str|None='mean',
                   dropped=None, # ρ of each setting for ψ_PFR (default: the realised ρ of `df`, else the setting's nominal value)
                  ) -> pd.DataFrame:
     "Per-setting mean ± std (in %) per class and their mean, plus the realised ρ and ψ_PFR ('–' where the score is undefined); one `df` row per (setting, seed)."
     cols = [f'{score}_{c}' for c in classes]
-    d = df.copy(); d['mean'] = d[cols].mean(1, skipna=False)   # a class mean with an undefined class is undefined, not the other class's score
+    d = df.copy(); d['mean'] = d[cols].mean(axis=1, skipna=False)   # a class mean with an undefined class is undefined, not the other class's score
     g = d.groupby(setting)
     mu, sd = g[cols + ['mean']].mean(), g[cols + ['mean']].std(ddof=1)
     out = pd.DataFrame(index=mu.index)
@@ -175,7 +175,7 @@ UNLEARNED_DICE = 0.1      # a class whose best Dice over all cells stays below t
 FLAT_TOL = 0.05           # "flat": mean Dice within this of the all-labels value
 COLLAPSE_FRACTION = 0.5   # "collapse": mean Dice below this fraction of the all-labels value
 
-def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(1, skipna=False)   # NaN if a class is undefined
+def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(axis=1, skipna=False)   # NaN if a class is undefined
 
 def unlearned_findings(df:pd.DataFrame) -> list:
     "Warnings for classes the networks never learned (best Dice < `UNLEARNED_DICE`): trends for them mean nothing."
