@@ -272,12 +272,11 @@ def table_6_1(fr:pd.DataFrame) -> pd.DataFrame:
     "Table 6.1 layout from `representation_frame` (a pretext run without a plateau says 'not converged'; baselines '–')."
     base = fr['pretext_s'].isna()
     f = lambda c, fmt: ['–' if np.isnan(v) else fmt.format(v) for v in fr[c]]
-    t = pd.DataFrame({'ψ_NQC': f('psi_nqc', '{:.2f}'), 'E_random[ψ_NQC]': f('nqc_random', '{:.2f}'), 'kNN acc.': f('knn', '{:.2f}'),
+    return pd.DataFrame({'ψ_NQC': f('psi_nqc', '{:.2f}'), 'E_random[ψ_NQC]': f('nqc_random', '{:.2f}'), 'kNN acc.': f('knn', '{:.2f}'),
                       'ψ_RQC': ['–' if b else 'not converged' if np.isnan(v) else f"{v:.2f}" for b, v in zip(base, fr['psi_rqc'])],
                       'converged at s': ['–' if b else 'never' if np.isnan(v) else f"{v:.0f}" for b, v in zip(base, fr['converge_s'])],
                       'pretext s': f('pretext_s', '{:.0f}'), 'Δθ (params)': f('added_params', '{:,.0f}'), 'min batch': f('min_bs', '{:.0f}'),
                       'kept epoch': f('best_epoch', '{:.0f}')}, index=fr.index)
-    return t
 
 def cka_frame(cka:dict) -> pd.DataFrame:
     "Long frame (method, stage, cka) of per-stage CKA values."
@@ -286,7 +285,7 @@ def cka_frame(cka:dict) -> pd.DataFrame:
 def table_a8(long:pd.DataFrame) -> pd.DataFrame:
     "Table A.8 layout from `cka_frame`: CKA per stage and their mean μ."
     t = long.pivot(index='method', columns='stage', values='cka').loc[list(dict.fromkeys(long['method']))]
-    t = t.assign(μ=t.mean(1)).map('{:.2f}'.format)
+    t = t.assign(μ=t.mean(axis=1)).map('{:.2f}'.format)
     t.columns = [c if c == 'μ' else f'stage {c}' for c in t.columns]
     return t
 
