@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 from segkit.core import synth_shapes
-from segkit.labels.coheg import coheg_table, CoHeG, ablation, transfer, merge, EqualRateSampler, coheg_dls, CoHeGReset
+from segkit.labels.coheg import coheg_table, CoHeG, ablation, transfer, merge, EqualRateSampler, coheg_dls, CoHeGReset, epoch_exposure
 
 @pytest.mark.parametrize('rate', [0.0, 0.1, 0.35, 0.9])
 def test_exact_counts_and_seed(rate):
@@ -22,6 +22,31 @@ def test_memory_never_reveals_and_reset_keeps_rates():
             assert m[i] == 0 and y[i].sum() == 0
     cg.reset()
     assert ((cg.m_table == 0).sum(0) == [0, 10, 10, 10]).all() and cg.draws == 1
+
+def test_epoch_reset_leaks_removed_labels_through_training(monkeypatch):
+    "reset='epoch' hides ρ of the labels per epoch, but across epochs the network sees 1 − ρ^e of them (issue 14: documented, measured)."
+    from fastai.learner import Learner
+    from fastai.callback.core import Callback
+    from segkit.losses import LLambda
+    from segkit.models.unet import UNet
+    s = synth_shapes(40, 24, seed=3)
+    cg = CoHeG(s.images[:32], s.masks[:32], s.codes, rate=0.5, seed=2, reset='epoch')
+    expected = epoch_exposure(cg, 4)
+    shown, by_epoch = np.zeros((32, 4), bool), []
+    class LabelSpy(Callback):                                # the share of labels shown so far, after each epoch
+        order = 95
+        def after_epoch(self): by_epoch.append(shown[:, 1:].mean())
+    orig = CoHeG.__getitem__
+    def spy(self, k):                                        # every item the training loader draws
+        x, y, m = orig(self, k)
+        if self is cg: shown[k % 32] |= m.numpy().astype(bool)
+        return x, y, m
+    monkeypatch.setattr(CoHeG, '__getitem__', spy)
+    dls = coheg_dls(cg, s.images[32:], s.masks[32:], bs=8, device='cpu')
+    Learner(dls, UNet(1, 4, depth=1, base=4), loss_func=LLambda(0.4), cbs=[CoHeGReset(), LabelSpy()]).fit(4, 1e-3)
+    assert by_epoch[0] == 0.5                                # one epoch: exactly half of the labels hidden …
+    assert np.allclose(by_epoch, expected)                   # … then the leak epoch_exposure predicts
+    assert by_epoch[-1] > 0.85                               # after 4 epochs most removed labels have been shown
 
 def test_background_modes():
     s = synth_shapes(6, 24, seed=2)

@@ -59,7 +59,7 @@ def test_coheg_recipe_tiny_resumes(tmp_path):
               epochs=1, crop=None, depth=2, base=4, verbose=False)
     run = run_recipe('coheg-ablation', out=tmp_path, **kw)
     rep = (run.path / 'report.md').read_text()
-    assert '| rate | disk | square | mean | ψ_PFR (mean) |' in rep and 'llambda: Dice (Table A.3 layout)' in rep
+    assert '| rate | disk | square | mean | ρ realised | ψ_PFR (mean) |' in rep and 'llambda: Dice (Table A.3 layout)' in rep
     assert (run.path / 'figures' / 'results.png').exists()
     res = __import__('pandas').read_csv(run.path / 'results.csv')
     assert len(res) == 2 * 2 * 2 and set(res.loss) == {'llambda', 'missing_bg'}

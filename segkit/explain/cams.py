@@ -132,6 +132,7 @@ _STOCHASTIC = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.modul
 class CAM:
     "Template for class activation maps: subclasses implement `compute(x, scorer) -> (B, h, w)`."
     name, uses_layer, relu = None, True, True
+    rescale = True   # min–max scale the upsampled map to [0, 1] (False: `compute` already returns the map's final values in [0, 1])
     def __init__(self, model:nn.Module, # the network to explain; its output is (B, C) or (B, C, H, W)
                  layer=None, # target layer: name in `model.named_modules()`, module, or None (last Conv2d)
                  softmax:bool=False, # score softmax probabilities instead of logits
@@ -164,7 +165,8 @@ class CAM:
         raw = self.compute(x.to(model_device(self.model)), _Scorer(target, self.softmax))
         if not torch.isfinite(raw).all(): raise ValueError(f"{type(self).__name__}: the raw map has NaN/inf values (NaN outputs or gradients)")
         if self.relu: raw = raw.clamp_min(0)
-        return normalize_cams(upsample_cams(raw.detach(), x.shape[-2:])).to(x.device)
+        m = upsample_cams(raw.detach(), x.shape[-2:])
+        return (normalize_cams(m) if self.rescale else m).to(x.device)
 
     def compute(self, x, scorer) -> torch.Tensor: raise NotImplementedError
 
@@ -412,7 +414,8 @@ def logistic(m:torch.Tensor, slope:float=10., midpoint:float=0.25) -> torch.Tens
 
 @register_cam('smooth_guided_gradcam')
 class SmoothGuidedGradCAM(GuidedGradCAM):
-    "Guided Grad-CAM smoothed by a Gaussian (σ) and rescaled by a logistic function (slope, midpoint)."
+    "Guided Grad-CAM smoothed by a Gaussian (σ) and rescaled by a logistic function (slope, midpoint); the logistic's values are the map."
+    rescale = False   # L itself, in (0, 1): a second min–max would shift it by up to logistic(0) before a CRF reads it as a probability
     def __init__(self, model:nn.Module, layer=None,
                  sigma:float=4., # Gaussian std in pixels (0: no smoothing)
                  slope:float=10., # logistic slope (> 0)

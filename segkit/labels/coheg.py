@@ -15,7 +15,7 @@ from ..data.block import PairCrop, make_dls, partial_target
 
 # %% auto #0
 __all__ = ['coheg_table', 'presence_table', 'CoHeG', 'ablation', 'transfer', 'merge', 'EqualRateSampler', 'CoHeGReset',
-           'coheg_dls']
+           'coheg_dls', 'epoch_exposure']
 
 # %% ../../nbs/03_labels.coheg.ipynb #8396482c
 def presence_table(n:int, # number of samples s
@@ -75,10 +75,14 @@ class CoHeG(Dataset):
         self.focus, self._where, self._frng = focus, {}, get_rng(stream_seed(seed, 'focus'))
         self.epoch_len = epoch_len or len(images)
 
+    def _draw(self, j:int) -> np.ndarray:
+        "The removal pattern of redraw `j` (same rates, the seed stream of that redraw)."
+        return presence_table(len(self.images), self.c, self.S, seed=stream_seed(self.seed, 'redraw', str(j)), **self._kw)
+
     def reset(self):
-        "Forget the memory and draw a new removal pattern (same rates, the seed stream of this redraw)."
+        "Forget the memory and draw a new removal pattern (`_draw` of the next redraw)."
         self.draws += 1; self.memory.clear()
-        self.m_table = presence_table(len(self.images), self.c, self.S, seed=stream_seed(self.seed, 'redraw', str(self.draws)), **self._kw)
+        self.m_table = self._draw(self.draws)
 
     def __len__(self): return self.epoch_len
 
@@ -170,4 +174,15 @@ def coheg_dls(train:CoHeG, # the partially labelled training set
         reps = max(1, round(len(train) / len(train.images)))          # keep `epoch_len`'s number of draws per epoch
         smp = EqualRateSampler(np.tile(np.asarray(groups), reps), seed=seed)
     return make_dls(train, valid, bs=bs, seed=seed, device=device, sampler=smp)
+
+
+# %% ../../nbs/03_labels.coheg.ipynb #3e9b0c51
+def epoch_exposure(ds:CoHeG, # a CoHeG training set (its current draw is the first)
+                   epochs:int, # number of draws to follow (one per epoch with `reset='epoch'`)
+                  ) -> np.ndarray:
+    "Fraction of the removable labels (samples × classes in S) shown at least once by draw 1…`epochs` (the draws `ds.reset()` makes; expected 1 − ρ^e)."
+    if epochs < 1: raise ValueError(f"`epochs`: expected ≥ 1, got {epochs}")
+    if not ds.S: return np.ones(epochs)
+    tabs = np.stack([ds.m_table] + [ds._draw(ds.draws + j) for j in range(1, epochs)])[:, :, ds.S]
+    return np.logical_or.accumulate(tabs.astype(bool), axis=0).mean((1, 2))
 

@@ -18,10 +18,10 @@ from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from, register_dem
 
 # %% auto #0
 __all__ = ['ALL_LOSSES', 'LOSS_VARIANTS', 'COHEG_FULL', 'UNLEARNED_DICE', 'FLAT_TOL', 'COLLAPSE_FRACTION', 'ALPHA_MIN_SPREAD',
-           'ALPHA_NOISE_FACTOR', 'CohegCfg', 'semantic_data', 'train_eval', 'results_table', 'unlearned_findings',
-           'trend_finding', 'pfr_optimum_finding', 'ranking_finding', 'AblationCfg', 'coheg_ablation', 'TransferCfg',
-           'transfer_findings', 'coheg_transfer', 'MergeCfg', 'merge_findings', 'coheg_merge', 'AlphaCfg',
-           'alpha_finding', 'coheg_alpha', 'demo_coheg_step']
+           'ALPHA_NOISE_FACTOR', 'CohegCfg', 'semantic_data', 'train_eval', 'realised_rho', 'results_table',
+           'unlearned_findings', 'trend_finding', 'pfr_optimum_finding', 'ranking_finding', 'AblationCfg',
+           'coheg_ablation', 'TransferCfg', 'transfer_findings', 'coheg_transfer', 'MergeCfg', 'merge_findings',
+           'coheg_merge', 'AlphaCfg', 'alpha_finding', 'coheg_alpha', 'demo_coheg_step']
 
 # %% ../../nbs/14a_recipes.coheg.ipynb #b6abb137
 ALL_LOSSES = ('llambda', 'llambda-bgmiss', 'missing_bg', 'ignore', 'marginal', 'marginal_exclusion')
@@ -96,23 +96,35 @@ def train_eval(data:dict, # from `semantic_data`
     cm = sum(confusion_matrix(p, t, len(codes)) for p, t in zip(pr, sl))
     d, j = dice_from_confusion(cm), iou_from_confusion(cm)
     res = {f'dice_{c}': float(d[k]) for k, c in enumerate(codes) if k} | {f'iou_{c}': float(j[k]) for k, c in enumerate(codes) if k}
-    return dict(res, epochs=len(learn.recorder.values), seconds=round(time.time() - t0, 1),
-                labels_kept=float(np.asarray(m_table)[:, 1:].mean()))
+    mt = np.asarray(m_table)
+    return dict(res, epochs=len(learn.recorder.values), seconds=round(time.time() - t0, 1), labels_kept=float(mt[:, 1:].mean()),
+                **{f'dropped_{c}': float(1 - mt[:, k].mean()) for k, c in enumerate(codes) if k})   # the realised ρ per class
 
 # %% ../../nbs/14a_recipes.coheg.ipynb #f2a550cc
-def results_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_on:str|None='mean', dropped=None) -> pd.DataFrame:
-    "Per-setting mean ± std (in %) per class and their mean, plus ψ_PFR; `df` has one row per (setting, seed)."
+def realised_rho(df:pd.DataFrame, setting:str, classes) -> pd.Series|None:
+    "Mean realised fraction dropped of `classes` per setting (the `dropped_<class>` columns of `train_eval`); None when `df` lacks them."
+    cols = [f'dropped_{c}' for c in classes]
+    return df.groupby(setting)[cols].mean().mean(axis=1) if all(c in df for c in cols) else None
+
+def results_table(df:pd.DataFrame, setting:str, classes, score:str='dice', pfr_on:str|None='mean',
+                  dropped=None, # ρ of each setting for ψ_PFR (default: the realised ρ of `df`, else the setting's nominal value)
+                 ) -> pd.DataFrame:
+    "Per-setting mean ± std (in %) per class and their mean, plus the realised ρ and ψ_PFR ('–' where the score is undefined); one `df` row per (setting, seed)."
     cols = [f'{score}_{c}' for c in classes]
-    d = df.copy(); d['mean'] = d[cols].mean(1)
+    d = df.copy(); d['mean'] = d[cols].mean(axis=1, skipna=False)   # a class mean with an undefined class is undefined, not the other class's score
     g = d.groupby(setting)
     mu, sd = g[cols + ['mean']].mean(), g[cols + ['mean']].std(ddof=1)
     out = pd.DataFrame(index=mu.index)
     for c, name in zip(cols + ['mean'], list(classes) + ['mean']):
-        out[name] = [f"{100 * a:.0f} ± {100 * b:.0f}" if np.isfinite(b) else f"{100 * a:.0f}" for a, b in zip(mu[c], sd[c].fillna(np.nan))]
+        out[name] = ['–' if not np.isfinite(a) else f"{100 * a:.0f} ± {100 * b:.0f}" if np.isfinite(b) else f"{100 * a:.0f}" for a, b in zip(mu[c], sd[c])]
     if pfr_on is not None:
-        s = mu['mean' if pfr_on == 'mean' else f'{score}_{pfr_on}'].fillna(0).clip(0, 1)
-        rho = np.asarray(mu.index if dropped is None else dropped, float)
-        out[f'ψ_PFR ({pfr_on})'] = np.round(psi_pfr(s.to_numpy(), rho), 2)
+        s = mu['mean' if pfr_on == 'mean' else f'{score}_{pfr_on}'].to_numpy(float)
+        real = realised_rho(df, setting, list(classes) if pfr_on == 'mean' else [pfr_on])
+        if dropped is None and real is not None: out['ρ realised'] = np.round(real.reindex(mu.index).to_numpy(float), 3)
+        rho = np.asarray(dropped if dropped is not None else mu.index if real is None else real.reindex(mu.index), float)
+        ok, pfr = np.isfinite(s), np.full(len(s), np.nan)
+        pfr[ok] = psi_pfr(s[ok], rho[ok])
+        out[f'ψ_PFR ({pfr_on})'] = ['–' if np.isnan(v) else f"{v:.2f}" for v in pfr]
     out.index.name = setting
     return out
 
@@ -163,7 +175,7 @@ UNLEARNED_DICE = 0.1      # a class whose best Dice over all cells stays below t
 FLAT_TOL = 0.05           # "flat": mean Dice within this of the all-labels value
 COLLAPSE_FRACTION = 0.5   # "collapse": mean Dice below this fraction of the all-labels value
 
-def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(1)
+def _class_mean(df, classes): return df[[f'dice_{c}' for c in classes]].mean(axis=1, skipna=False)   # NaN if a class is undefined
 
 def unlearned_findings(df:pd.DataFrame) -> list:
     "Warnings for classes the networks never learned (best Dice < `UNLEARNED_DICE`): trends for them mean nothing."
@@ -180,10 +192,13 @@ def trend_finding(df:pd.DataFrame, loss:str, classes, setting:str='rate') -> str
             + (f"below half of it from {100 * coll[0]:.0f} % dropped ({s[coll[0]]:.2f}) — a collapse (the thesis: from 70 %)." if coll
                else f"never below half of it (lowest {s.min():.2f}) — no collapse (the thesis saw one from 70 %)."))
 
-def pfr_optimum_finding(best:pd.DataFrame) -> str:
-    "Where ψ_PFR peaks per loss (`best`: mean Dice, rate × loss)."
-    opt = {l: float(best.index[np.argmax(psi_pfr(best[l].fillna(0).clip(0, 1).to_numpy(), best.index.to_numpy(float)))]) for l in best.columns}
-    return "ψ_PFR optimum (thesis: 60 % dropped): " + ', '.join(f"`{l}` {100 * r:.0f} %" for l, r in opt.items())
+def pfr_optimum_finding(best:pd.DataFrame, rho=None) -> str:
+    "Where ψ_PFR peaks per loss (`best`: mean Dice, rate × loss; `rho`: the realised ρ per rate, default the nominal); rates with an undefined score are skipped."
+    rho = np.asarray(best.index if rho is None else rho, float)
+    def opt(l):
+        s = best[l].to_numpy(float); ok = np.isfinite(s)
+        return f"`{l}` {100 * best.index[ok][np.argmax(psi_pfr(s[ok], rho[ok]))]:.0f} %" + (f" ({(~ok).sum()} rate(s) without a score)" if (~ok).any() else '') if ok.any() else f"`{l}` – (no defined score)"
+    return "ψ_PFR optimum (thesis: 60 % dropped): " + ', '.join(opt(l) for l in best.columns)
 
 def ranking_finding(best:pd.DataFrame) -> str:
     "Losses ranked by mean Dice over all rates."
@@ -211,7 +226,7 @@ def coheg_ablation(run:Run, cfg:AblationCfg):
         d = df[df.loss == loss]
         secs += [(f"{loss}: Dice (Table A.3 layout)", results_table(d, 'rate', cls)), (f"{loss}: IoU", results_table(d, 'rate', cls, 'iou'))]
     best = df.assign(mean=_class_mean(df, cls)).groupby(['loss', 'rate'])['mean'].mean().unstack(0)
-    findings = [trend_finding(df, l, cls) for l in cfg.losses] + [pfr_optimum_finding(best), ranking_finding(best)]
+    findings = [trend_finding(df, l, cls) for l in cfg.losses] + [pfr_optimum_finding(best, realised_rho(df, 'rate', cls).reindex(best.index)), ranking_finding(best)]
     secs.insert(0, ("Mean Dice over both classes, by loss", (best * 100).round(1)))
     _metrics(run, df, 'rate')
     _write_report(run, cfg, data, "CoHeG ablation (thesis Table A.3) on nuclei",

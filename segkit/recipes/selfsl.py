@@ -9,21 +9,23 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from ..core import torch_seeded
+from ..core import torch_seeded, stream_seed
 from ..data.block import label_rate_subsets
 from ..models.encoders import get_encoder, Encoder
 from ..metrics.representation import psi_nqc, nqc_random_baseline, knn_accuracy, psi_rqc
 from ..metrics.efficiency import psi_iqc, err
+from ..selfsl.pretrain import convergence_time
 from ..selfsl.transfer import (instance_data, pretrain, finetune, imagenet_encoder, embed_images, stage_cka, random_crops, he_init,
                                     plot_pretext_losses, crop_neighbours, plot_neighbours)
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, parse_options
 
 # %% auto #0
-__all__ = ['QUEUE_METHODS', 'FINETUNE_OPTIONS', 'SIGNIFICANCE', 'BENCH_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'DEMO_PRETEXT',
-           'parse_encoder', 'build_encoder', 'get_bench_encoder', 'representation_scores', 'iqc_frame', 'iqc_table',
-           'curve_table', 'iqc_finding', 'ttest_finding', 'bench_findings', 'SelfSLCfg', 'BenchCfg', 'selfsl_bench',
-           'write_bench_report', 'AutotuneCfg', 'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data',
-           'demo_pretext_step']
+__all__ = ['QUEUE_METHODS', 'FINETUNE_OPTIONS', 'SIGNIFICANCE', 'BENCH_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'BENCH_RESULT_FILES',
+           'DEMO_PRETEXT', 'parse_encoder', 'build_encoder', 'get_bench_encoder', 'representation_scores', 'iqc_frame',
+           'iqc_table', 'curve_table', 'iqc_finding', 'ttest_finding', 'bench_findings', 'SelfSLCfg', 'BenchCfg',
+           'selfsl_bench', 'rqc_frame', 'representation_frame', 'table_6_1', 'cka_frame', 'table_a8',
+           'pretext_log_frame', 'write_representation', 'write_bench_report', 'save_bench_results', 'AutotuneCfg',
+           'selfsl_autotune', 'write_autotune_report', 'demo_pretext_data', 'demo_pretext_step']
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #28eb4edf
 def parse_encoder(spec:str) -> tuple:
@@ -49,7 +51,7 @@ def _pretext_step(run:Run, cfg, data, method, spec=None, images_idx=None, tag=No
                          bs=cfg['pre_bs'], crop=cfg['crop'], epoch_len=cfg['pre_epoch_len'], lr=cfg['pre_lr'], seed=cfg['seed'],
                          task_kw=task_kw, device=cfg.get('device'))
     torch.save(enc.state_dict(), run.path / 'checkpoints' / f'encoder-{tag}.pth')
-    hist.pop('batch_times'); hist['n_images'] = len(tr)
+    hist['n_images'] = len(tr)   # batch losses and times stay: ψ_RQC is recomputed from them
     return hist
 
 def get_bench_encoder(run:Run, cfg, data, method:str, spec=None, images_idx=None, tag=None) -> tuple:
@@ -232,6 +234,15 @@ def selfsl_bench(run:Run, cfg:BenchCfg):
         print(f"encoder {m}: " + (f"pretext {hists[m]['seconds']:.0f} s, best epoch {hists[m]['best_epoch']}" if hists[m] else 'baseline'), flush=True)
     rep = {m: run.step(f'repr-{m}', representation_scores, encs[m], data, cfg) for m in encs}
     _bench_pictures(run, cfg, data, encs, hists, rep)
+    # the supervised reference and CKA come before the downstream grid: an interrupted run already has its representation tables
+    ref_res = run.step('reference', _reference_step, run, cfg, data)
+    ref = build_encoder(cfg['encoder'], cfg['seed'])
+    ref.load_state_dict(torch.load(run.path / 'checkpoints' / 'encoder-reference.pth', map_location='cpu', weights_only=True))
+    te = np.flatnonzero(data['split'] == 'test')
+    crops = np.stack([c[None] for c in random_crops([data['images'][i] for i in te], cfg['crop'], 64, seed=stream_seed(cfg['seed'], 'cka-crops'))])
+    same_arch = [m for m in encs if m != 'imagenet']
+    cka = {m: run.step(f'cka-{m}', lambda e: stage_cka(e, ref, crops, cfg['cka_pool']), encs[m]) for m in same_arch}
+    write_representation(run.path, rep, hists, cka)
     cells = _cells(cfg, list(encs))
     rows = []
     for i, (m, mode, r, s) in enumerate(cells):
@@ -239,14 +250,58 @@ def selfsl_bench(run:Run, cfg:BenchCfg):
         rows.append(dict(method=m, mode=mode, rate=r, seed=s, **res))
         print(f"[{i + 1}/{len(cells)}] {m} {mode} rate {r:g} seed {s}: Dice {res['dice']:.3f} AJI⁺ {res['aji_plus']:.3f} ({res['seconds']:.0f} s)", flush=True)
     df = pd.DataFrame(rows); df.to_csv(run.path / 'results.csv', index=False)
-    ref_res = run.step('reference', _reference_step, run, cfg, data)
-    ref = build_encoder(cfg['encoder'], cfg['seed'])
-    ref.load_state_dict(torch.load(run.path / 'checkpoints' / 'encoder-reference.pth', map_location='cpu', weights_only=True))
-    te = np.flatnonzero(data['split'] == 'test')
-    crops = np.stack([c[None] for c in random_crops([data['images'][i] for i in te], cfg['crop'], 64, seed=cfg['seed'] + 3)])
-    same_arch = [m for m in encs if m != 'imagenet']
-    cka = {m: run.step(f'cka-{m}', lambda e: stage_cka(e, ref, crops, cfg['cka_pool']), encs[m]) for m in same_arch}
     write_bench_report(run, cfg, data, df, rep, hists, cka, ref_res)
+
+# %% ../../nbs/14c_recipes.selfsl.ipynb #5d1e7a20
+def rqc_frame(hists:dict) -> pd.DataFrame:
+    "Per pretext method: seconds to a converged batch loss (`convergence_time` on its logged losses and times; NaN: not converged), total pretext seconds, ψ_RQC."
+    pre = {m: h for m, h in hists.items() if h}
+    conv = {m: convergence_time(h['batch_losses'], h['batch_times']) if h.get('batch_times') else float(h['converge_seconds']) for m, h in pre.items()}
+    rqc = psi_rqc({m: max(t, 1e-9) if np.isfinite(t) else np.nan for m, t in conv.items()}) if pre else {}
+    return pd.DataFrame(dict(converge_s=conv, pretext_s={m: float(h['seconds']) for m, h in pre.items()}, psi_rqc=rqc), index=list(pre)).rename_axis('method')
+
+def representation_frame(rep:dict, hists:dict) -> pd.DataFrame:
+    "One numeric row per encoder: ψ_NQC, its random expectation, kNN accuracy, `rqc_frame`'s columns (NaN for baselines), Δθ, min batch, kept epoch."
+    rq = rqc_frame(hists)
+    rows = {m: dict(psi_nqc=rep[m]['psi_nqc'], nqc_random=rep[m]['nqc_random'], knn=rep[m]['knn'], **(rq.loc[m].to_dict() if m in rq.index else dict.fromkeys(rq.columns, np.nan)),
+                    added_params=hists[m]['added_params'] if hists.get(m) else 0, min_bs=hists[m]['min_bs'] if hists.get(m) else 1,
+                    best_epoch=hists[m]['best_epoch'] if hists.get(m) else np.nan) for m in rep}
+    return pd.DataFrame(rows).T.rename_axis('method').astype(float)
+
+def table_6_1(fr:pd.DataFrame) -> pd.DataFrame:
+    "Table 6.1 layout from `representation_frame` (a pretext run without a plateau says 'not converged'; baselines '–')."
+    base = fr['pretext_s'].isna()
+    f = lambda c, fmt: ['–' if np.isnan(v) else fmt.format(v) for v in fr[c]]
+    return pd.DataFrame({'ψ_NQC': f('psi_nqc', '{:.2f}'), 'E_random[ψ_NQC]': f('nqc_random', '{:.2f}'), 'kNN acc.': f('knn', '{:.2f}'),
+                      'ψ_RQC': ['–' if b else 'not converged' if np.isnan(v) else f"{v:.2f}" for b, v in zip(base, fr['psi_rqc'])],
+                      'converged at s': ['–' if b else 'never' if np.isnan(v) else f"{v:.0f}" for b, v in zip(base, fr['converge_s'])],
+                      'pretext s': f('pretext_s', '{:.0f}'), 'Δθ (params)': f('added_params', '{:,.0f}'), 'min batch': f('min_bs', '{:.0f}'),
+                      'kept epoch': f('best_epoch', '{:.0f}')}, index=fr.index)
+
+def cka_frame(cka:dict) -> pd.DataFrame:
+    "Long frame (method, stage, cka) of per-stage CKA values."
+    return pd.DataFrame([dict(method=m, stage=k + 1, cka=float(x)) for m, v in cka.items() for k, x in enumerate(v)])
+
+def table_a8(long:pd.DataFrame) -> pd.DataFrame:
+    "Table A.8 layout from `cka_frame`: CKA per stage and their mean μ."
+    t = long.pivot(index='method', columns='stage', values='cka').loc[list(dict.fromkeys(long['method']))]
+    t = t.assign(μ=t.mean(axis=1)).map('{:.2f}'.format)
+    t.columns = [c if c == 'μ' else f'stage {c}' for c in t.columns]
+    return t
+
+def pretext_log_frame(hists:dict) -> pd.DataFrame:
+    "Long frame (method, step, loss, seconds) of the logged pretext batch losses."
+    return pd.DataFrame([dict(method=m, step=i, loss=float(l), seconds=float(t)) for m, h in hists.items() if h and h.get('batch_times')
+                         for i, (l, t) in enumerate(zip(h['batch_losses'], h['batch_times']))], columns=['method', 'step', 'loss', 'seconds'])
+
+def write_representation(folder, rep:dict, hists:dict, cka:dict):
+    "representation.csv, cka.csv and pretext_log.csv of a bench run (the numbers behind Tables 6.1 and A.8, and the logs ψ_RQC comes from)."
+    from pathlib import Path
+    folder = Path(folder)
+    representation_frame(rep, hists).to_csv(folder / 'representation.csv')
+    cka_frame(cka).to_csv(folder / 'cka.csv', index=False)
+    pretext_log_frame(hists).to_csv(folder / 'pretext_log.csv', index=False)
+
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #3a06933c
 def _plot_curves(df):
@@ -266,16 +321,7 @@ def _plot_curves(df):
 
 def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
     "report.md, metrics.csv and figures/curves.png of a `selfsl-bench` run."
-    pre = [m for m in hists if hists[m]]
-    rqc = psi_rqc({m: (max(t, 1e-9) if np.isfinite(t) else np.nan) for m in pre for t in [hists[m]['converge_seconds']]}) if pre else {}
-    t61 = pd.DataFrame({m: {'ψ_NQC': f"{rep[m]['psi_nqc']:.2f}", 'E_random[ψ_NQC]': f"{rep[m]['nqc_random']:.2f}", 'kNN acc.': f"{rep[m]['knn']:.2f}",
-                            'ψ_RQC': ('not converged' if np.isnan(rqc[m]) else f"{rqc[m]:.2f}") if m in rqc else '–', 'Δθ (params)': f"{hists[m]['added_params']:,}" if hists[m] else '0',
-                            'min batch': hists[m]['min_bs'] if hists[m] else 1, 'pretext s': f"{hists[m]['seconds']:.0f}" if hists[m] else '–',
-                            'best epoch': hists[m]['best_epoch'] if hists[m] else '–'} for m in rep}).T
-    t61.index.name = 'method'
-    n_st = max(len(v) for v in cka.values())
-    ta8 = pd.DataFrame({m: {**{f'stage {k + 1}': f"{v[k]:.2f}" for k in range(len(v))}, 'μ': f"{np.mean(v):.2f}"} for m, v in cka.items()}).T
-    ta8.index.name = 'method'
+    t61, ta8 = table_6_1(representation_frame(rep, hists)), table_a8(cka_frame(cka))
     norm = cfg.get('iqc_norm', 'reference')
     full = dict(dice=ref_res['dice'], aji_plus=ref_res['aji_plus']) if norm == 'reference' else None
     ta9 = iqc_table(df, full=full)
@@ -294,7 +340,7 @@ def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
     r.p(f"Classes for ψ_NQC / kNN: `{data['class_from']}` ({first['n_images']} images with a known class, {first['n_classes']} classes).")
     r.h2("Representation (Table 6.1 layout; ψ_NQC with PCA-10)").table(t61)
     r.h2("CKA per encoder stage against the supervised reference (Table A.8 layout)")
-    r.p("Pretext-only encoders (before downstream training) vs the encoder of the fully supervised reference; linear CKA on 64 test crops, maps pooled to ≤ ",
+    r.p("Pretext-only encoders (before downstream training) vs the encoder of the fully supervised reference; linear CKA (unbiased HSIC estimator) on 64 test crops, maps pooled to ≤ ",
         f"{cfg['cka_pool']}².").table(ta8)
     r.h2("ψ_IQC in % (Table A.9 layout; p of a paired t-test against random init over seeds)")
     r.p(f"Every curve normalised by the supervised reference's score (Dice {ref_res['dice']:.3f}, AJI⁺ {ref_res['aji_plus']:.3f}); `iqc_norm='own'` gives the thesis' per-curve normalisation."
@@ -311,6 +357,31 @@ def write_bench_report(run:Run, cfg, data, df, rep, hists, cka, ref_res):
 # %% ../../nbs/14c_recipes.selfsl.ipynb #f7418338
 BENCH_TINY = dict(encoder='unet:depth=2,base=8', methods=['simclr'], pre_epochs=2, pre_bs=8, pre_epoch_len=16, crop=32, rates=[0.25, 1.0], seeds=1,
             epochs=1, bs=4, epoch_len=8, eval_crop=None, embed_crops=1)
+
+# %% ../../nbs/14c_recipes.selfsl.ipynb #9b2d4f10
+BENCH_RESULT_FILES = ('representation.csv', 'cka.csv', 'pretext_log.csv')   # small (kB) and enough for Tables 6.1 and A.8 (+ reference.json, results.csv)
+
+def save_bench_results(run_folder, # a selfsl-bench run folder (complete or interrupted after its CKA step)
+                       dest, # e.g. nbs/results/selfsl-bench
+                      ) -> dict:
+    "Copy a bench run's representation results (and neighbour figures, as JPEG) into `dest` to commit them, with `run.json`: its config, state and finished steps."
+    import shutil
+    from pathlib import Path
+    src, dest = Path(run_folder), Path(dest)
+    missing = [f for f in BENCH_RESULT_FILES if not (src / f).exists()]
+    if missing: raise FileNotFoundError(f"`run_folder`: {src} has no {', '.join(missing)} (the run stopped before its CKA step?)")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in BENCH_RESULT_FILES: shutil.copy(src / f, dest / f)
+    steps = sorted(q.stem for q in (src / 'steps').glob('*.json'))
+    info = dict(run=src.name, config=json.loads((src / 'config.json').read_text()), state=json.loads((src / 'status.json').read_text()).get('state'),
+                downstream_cells_done=sum(s.startswith('down-') for s in steps), results_csv=(src / 'results.csv').exists())
+    (dest / 'run.json').write_text(json.dumps(info, indent=1, default=str))
+    if info['results_csv']: shutil.copy(src / 'results.csv', dest / 'results.csv')
+    shutil.copy(src / 'steps' / 'reference.json', dest / 'reference.json')   # the supervised reference's scores (ψ_IQC normaliser)
+    from PIL import Image as PILImage
+    for f in (src / 'figures').glob('neighbours-*.png'): PILImage.open(f).convert('RGB').save(dest / f'{f.stem}.jpg', quality=80)   # small enough to commit
+    return info
+
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #c7af1caf
 @dataclass(frozen=True)
