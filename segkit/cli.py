@@ -107,7 +107,7 @@ def _steps_on(workers:int|None, address:str|None, gpus_per_step:float|None):
     try:
         check_parallel(workers, address, gpus_per_step, flags=True)
         ex = RayExecutor(workers, address, gpus_per_step, flags=True).start()
-    except (ValueError, ConnectionError) as e: raise CLIError(_msg(e)) from None
+    except (ValueError, ConnectionError, RuntimeError) as e: raise CLIError(_msg(e)) from None
     try:
         with use_executor(ex): yield
     finally: ex.shutdown()

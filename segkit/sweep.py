@@ -213,6 +213,9 @@ class RayExecutor:
                 else: ray.init(address=self.address, **kw)
             except ConnectionError as e:
                 raise ConnectionError(f"{_flag('address', self.flags)}: could not join the Ray cluster at {self.address!r}: {str(e).splitlines()[0]}") from None
+            except Exception as e:   # Ray gives up on its own processes after 30 s, e.g. on a machine that is far too busy
+                raise RuntimeError(f"Ray did not start ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                                   f"its processes are in /tmp/ray/session_latest/logs; retry when the machine is less busy, or run without {_flag('workers', self.flags)}") from None
             self._owner = True
         res = ray.cluster_resources()
         if self.gpus and res.get('GPU', 0) < self.gpus:
