@@ -47,7 +47,6 @@ def test_cli_gpus_without_gpu(tmp_path, capsys):
     assert main(['run', 'demo', '--out', str(tmp_path), '--workers', '2', '--gpus-per-step', '1']) == 2
     assert "--gpus-per-step: this machine has no CUDA GPU" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
-    assert 'ray' not in sys.modules or True   # (the check comes before `import ray`; see the subprocess test)
 
 def test_unreachable_address_is_quick():
     "A closed port fails within the timeout, before Ray is started."
