@@ -4,7 +4,7 @@
 
 # %% ../nbs/14k_sweep.ipynb #91f3852d
 from __future__ import annotations
-import contextvars, itertools, json, math, os, re, socket, sys, time, traceback
+import contextvars, itertools, json, os, re, socket, sys, time, traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,7 +278,7 @@ class StepsFailed(RuntimeError):
 def _step_file(run, name:str) -> Path: return run.path / 'steps' / f'{name}.json'
 
 def run_steps(run:Run|None, # the run folder (finished steps are read back from `steps/`); None: keep nothing
-              steps, # `Step`s, in any order that respects nothing in particular: dependencies decide
+              steps, # `Step`s, in any order (their dependencies decide when each runs)
               executor=None, # `Sequential()`, a started `RayExecutor`; None: the one of `use_executor`, else sequential
               progress:bool=True, # one bar over the steps
              ) -> dict:
