@@ -5,6 +5,7 @@
 # %% ../nbs/16_cli.ipynb #6021a012
 from __future__ import annotations
 import argparse, shutil, sys, textwrap, traceback, warnings
+from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, Param
 from .experiments import parse_options
@@ -76,6 +77,9 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE 
                seed:int=0, # random seed
                device:str=None, # 'cpu', 'cuda', ... (default: CUDA if available)
                set:str=None, # recipe options, e.g. "epochs=3,lr=0.01,rates=0.5,0.7" (typed by the recipe's config)
+               workers:int=None, # run the recipe's steps on a local Ray with this many processes (default: one after another, no Ray)
+               address:str=None, # run the recipe's steps on the Ray cluster at 'host:port', 'ray://host:port' or 'auto'
+               gpus_per_step:float=None, # GPUs per step on Ray (0.5: two steps share a GPU); needs --workers or --address
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
     from segkit.experiments import run_recipe
@@ -83,9 +87,31 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE 
     opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
     preset = 'full' if full else 'quick'
     _check_run(recipe, preset, opts, resume)   # before anything is created
-    try: return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
+    try:
+        with _steps_on(workers, address, gpus_per_step): return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
     except (UnknownName, ValueError, FileNotFoundError) as e:   # data errors found once the run has started
         raise CLIError(f"{_msg(e)} (the run folder is left incomplete; --debug shows the traceback)") from e
+
+# %% ../nbs/16_cli.ipynb #5e1a7c21
+def _underscored(a:str) -> str:
+    "`--gpus-per-step[=x]` as `--gpus_per_step[=x]` (the parser's spelling); other arguments unchanged."
+    if not a.startswith('--'): return a
+    k, eq, v = a.partition('=')
+    return k.replace('-', '_').replace('__', '--', 1) + eq + v
+
+@contextmanager
+def _steps_on(workers:int|None, address:str|None, gpus_per_step:float|None):
+    "Inside the block, recipe steps run on Ray for `--workers`/`--address` (started here, stopped after); without them nothing changes."
+    if workers is None and address is None and gpus_per_step is None: yield; return
+    from segkit.sweep import RayExecutor, check_parallel, use_executor
+    try:
+        check_parallel(workers, address, gpus_per_step, flags=True)
+        ex = RayExecutor(workers, address, gpus_per_step, flags=True).start()
+    except (ValueError, ConnectionError, RuntimeError) as e: raise CLIError(_msg(e)) from None
+    try:
+        with use_executor(ex): yield
+    finally: ex.shutdown()
+    if not ex.submitted: print("segkit run: this recipe ran no steps through `run_steps`; --workers/--address had no effect", file=sys.stderr)
 
 # %% ../nbs/16_cli.ipynb #6e48be44
 def segkit_demo(source:str=None, # data source (default: the embedded real data once registered, else synthetic)
@@ -236,7 +262,7 @@ def main(argv:list|None=None) -> int:
     "Entry point of the `segkit` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = '--debug' in argv
-    argv = [a for a in argv if a != '--debug']
+    argv = [_underscored(a) for a in argv if a != '--debug']   # --gpus-per-step = --gpus_per_step
     # fastai's import calls torch.jit.script, deprecated in torch 2.14: noise for a command-line user
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
     usage = ("usage: segkit {" + ','.join(COMMANDS) + "} [options] [--debug]\n\n" + '\n'.join(f"  {k:8s} {f.__doc__}" for k, f in COMMANDS.items())
