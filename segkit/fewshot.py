@@ -58,7 +58,7 @@ def train_extractor(images, # training images `(H, W)` or `(C, H, W)`
     with torch_seeded(stream_seed(seed, 'extractor-init', str(cls))):
         net = model if isinstance(model, nn.Module) else model(dls.n_channels)
     if not callable(getattr(net, 'features', None)): raise TypeError(f"`model`: an extractor needs a `features(x)` method, {type(net).__name__} has none")
-    learn = make_learner(dls, net, DiceLoss(), early_stop=dict(patience=patience), keep_best='memory')
+    learn = make_learner(dls, net, DiceLoss(skip_bg=True), early_stop=dict(patience=patience), keep_best='memory')
     with learn.no_bar(), learn.no_logging(), torch_seeded(stream_seed(seed, 'extractor-train', str(cls))): learn.fit(epochs, lr)
     net = learn.model.eval()
     net.fewshot_class = cls if name is None else name

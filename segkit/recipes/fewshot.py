@@ -33,20 +33,21 @@ class FewShotCfg(RecipeCfg):
     shots: tuple[int, ...] = (1, 5) # K (thesis: 1, 5, 10)
     supports: int = 5 # support draws per (target, K, extractor seed) (thesis: 10)
     seeds: int = 2 # extractor seeds (thesis: 5)
-    epochs: int = 5 # the most extractor epochs
+    epochs: int = 6 # the most extractor epochs
     patience: int = 3 # early stopping patience (thesis: 10)
-    lr: float = 1e-3 # Adam learning rate of the extractors
+    lr: float = 3e-3 # Adam learning rate of the extractors
     bs: int = 4 # extractor batch size
     crop: int|None = 96 # random extractor training crops (None: whole windows)
-    epoch_len: int|None = 32 # crops per extractor epoch (None: one per training image)
+    epoch_len: int|None = 40 # crops per extractor epoch (None: one per training image)
     window: int = 256 # support windows of the nuclei images (hgsc: its 256² training windows)
     lams: tuple[float, ...] = (0.0, 1e-3, 1e-2) # λ candidates, chosen on known-class episodes of the training split
     lam: float = 1e-3 # λ where no known-class episode exists (one extractor per target)
     max_pixels: int|None = 100_000 # support pixels kept for a fit (seeded sample; None: all)
     eval_crop: int|None = 512 # central crops of the nuclei test images (None: whole images)
+    valid_crop: int|None = 384 # central crops of the extractors' validation images (None: whole images / the whole band)
     gtol: float = 1e-5 # BFGS stops when ‖∇‖₂ < gtol
-    FULL = dict(depths=(25, 50, 100), shots=(1, 5, 10), supports=10, seeds=5, epochs=200, patience=10, crop=None, epoch_len=None,
-                lams=(0.0, 1e-4, 1e-3, 1e-2, 1e-1), max_pixels=None, eval_crop=None)
+    FULL = dict(lr=1e-3, depths=(25, 50, 100), shots=(1, 5, 10), supports=10, seeds=5, epochs=200, patience=10, crop=None, epoch_len=None,
+                lams=(0.0, 1e-4, 1e-3, 1e-2, 1e-1), max_pixels=None, eval_crop=None, valid_crop=None)
     CHOICES = dict(sources=('hgsc_nuclei', 'nuclei', 'synthetic_shapes'))
     RANGES = dict(depths='>= 1', shots='>= 1', supports='>= 1', window='>= 16', lams='>= 0', lam='>= 0', max_pixels='>= 1', gtol='> 0')
 
@@ -92,7 +93,8 @@ def extractor_step(run:Run, cfg:FewShotCfg, data:dict, cls:int, depth:int, seed:
     ckpt = run.path / 'checkpoints' / f'{key}.pth'
     def train():
         t0 = time.perf_counter()
-        net = train_extractor(*data['train'], cls, _msd(depth), name=name, valid=data['valid'], epochs=cfg.epochs, patience=cfg.patience,
+        va = data['valid'] if not cfg.valid_crop else tuple([center_crop(a, cfg.valid_crop) for a in v] for v in data['valid'])
+        net = train_extractor(*data['train'], cls, _msd(depth), name=name, valid=va, epochs=cfg.epochs, patience=cfg.patience,
                               lr=cfg.lr, bs=cfg.bs, crop=cfg.crop, epoch_len=cfg.epoch_len, seed=seed, device=cfg.device)
         torch.save(net.state_dict(), ckpt)
         preds = predict_masks(net, data['test'][0], bs=1)
@@ -285,7 +287,8 @@ def fewshot_cells(run:Run, cfg:FewShotCfg):
     env = cfg.env or {}
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, device `{env.get('device')}`. MSD extractors depth {list(cfg.depths)}, width 1, dilations 1..10, "
           f"Dice loss, Adam lr {cfg.lr}, batch {cfg.bs}, ≤ {cfg.epochs} epochs" + (f" × {cfg.epoch_len} random {cfg.crop}² crops" if cfg.crop else '')
-          + f", early stopping patience {cfg.patience} on the validation split; {cfg.seeds} extractor seeds × {cfg.supports} support draws per (target, K); "
+          + f", early stopping patience {cfg.patience} on the validation split" + (f" (central {cfg.valid_crop}² crops)" if cfg.valid_crop else '')
+          + f"; {cfg.seeds} extractor seeds × {cfg.supports} support draws per (target, K); "
           f"K ∈ {list(cfg.shots)}; perceptron on standardised features, logistic-regression warm start, scipy BFGS (gtol {cfg.gtol}, 2-norm) on "
           f"Σ(1 − soft Dice) + λ‖W‖²; support pixels capped at {cfg.max_pixels}; query Dice pooled over the test images.")
     rep.h2('Data and label provenance').bullets([b for b in [f"`hgsc_nuclei`: {HGSC_LABELS}; each type is a target with the two other types' extractors." if 'hgsc_nuclei' in cfg.sources else None,
