@@ -51,6 +51,7 @@ def test_smoke(tmp_path):
     ds = hgsc_nuclei(**_hgsc_smoke(tmp_path))
     assert len(ds.indices('train')) == len(band_windows(20, 40, 8, 4)) and ds.label_codes('semantic') == HGSC_CODES
     assert SOURCES.meta('hgsc_nuclei')['provenance'].startswith('real, model-made')
+    SOURCES.check('hgsc_nuclei')   # the registry's offline smoke build
 
 def test_type_mapping_against_polygons():
     pytest.importorskip('pyarrow'); pytest.importorskip('shapely')
