@@ -258,7 +258,7 @@ def fit_perceptron(X, # design matrix `(N, C′)` (raw features)
                    t_lr, t_lr + time.perf_counter() - t1, design, msg.strip())
     return Perceptron(x[:-1], x[-1], mu, sd), info
 
-# %% ../nbs/13_fewshot.ipynb #9ceb375f
+# %% ../nbs/13_fewshot.ipynb #473d7500
 class FewShotModel(nn.Module):
     "A frozen `FeatureStack` with a perceptron head: `forward(x)` gives target logits `(B, 1, H, W)`."
     def __init__(self, stack:FeatureStack, perceptron:Perceptron):
@@ -278,7 +278,7 @@ def pooled_dice(probs, masks, threshold:float=0.5) -> float:
     cm = sum(confusion_matrix(np.asarray(p) > threshold, np.asarray(m) > 0, 2) for p, m in zip(probs, masks))
     return float(dice_from_confusion(cm)[1])
 
-# %% ../nbs/13_fewshot.ipynb #0d7795c7
+# %% ../nbs/13_fewshot.ipynb #3066abc4
 def select_lambda(episodes, # dicts with X, y, idx (supports) and Xq, yq (query pixels), from known-class games on training data
                   lams=(0., 1e-4, 1e-3, 1e-2, 1e-1), # the candidates
                   optimizer:str='bfgs', **fit_kw) -> tuple[float, pd.DataFrame]:
@@ -295,7 +295,7 @@ def select_lambda(episodes, # dicts with X, y, idx (supports) and Xq, yq (query 
     med = df.groupby('lam')['dice'].median()
     return float(med.idxmax()), df
 
-# %% ../nbs/13_fewshot.ipynb #5d3a6d8c
+# %% ../nbs/13_fewshot.ipynb #26c79ecd
 def fewshot_summary(df:pd.DataFrame, # one row per run with a `dice` column
                     by=('target', 'k', 'optimizer', 'depth'), # grouping columns (those present are used)
                    ) -> pd.DataFrame:
