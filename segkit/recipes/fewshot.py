@@ -32,7 +32,7 @@ class FewShotCfg(RecipeCfg):
     depths: tuple[int, ...] = (25,) # MSD depths of the extractors (thesis: 25, 50, 100)
     shots: tuple[int, ...] = (1, 5) # K (thesis: 1, 5, 10)
     supports: int = 5 # support draws per (target, K, extractor seed) (thesis: 10)
-    seeds: int = 2 # extractor seeds (thesis: 5)
+    seeds: int = 1 # extractor seeds (thesis: 5)
     epochs: int = 6 # the most extractor epochs
     patience: int = 3 # early stopping patience (thesis: 10)
     lr: float = 3e-3 # Adam learning rate of the extractors
