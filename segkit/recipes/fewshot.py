@@ -170,7 +170,7 @@ def claims(summ:pd.DataFrame, upper:pd.DataFrame, depths) -> list[str]:
     dmax = max(depths)
     if k5 is None: return ["all claims: not assessed (no 5-shot runs)"]
     t = summ[(summ.k == k5) & (summ.depth == dmax)].pivot_table(index='target', columns='optimizer', values='median')
-    dead = t.max(1) < UB_LEARNED                                     # neither optimiser found the target: no comparison
+    dead = t.max(axis=1) < UB_LEARNED                                     # neither optimiser found the target: no comparison
     tt = t[~dead]
     wins = (tt['bfgs'] >= tt['logreg']); gain = ((tt['bfgs'] - tt['logreg']) / tt['logreg'].where(tt['logreg'] > 0)).median() * 100
     out.append(f"F1 BFGS median ≥ logistic-regression median for most targets (thesis: 8/8; mean gain +10.1 % Lizard, +2.8 % MoNuSAC): "
