@@ -1,0 +1,48 @@
+"""The `fewshot-cells` recipe: presets, Table 4.2 layout, the claim lines, and a tiny end-to-end run on synthetic shapes."""
+import numpy as np
+import pandas as pd
+import pytest
+from segkit.experiments import cfg_from, run_recipe, RECIPES
+from segkit.recipes.fewshot import FewShotCfg, table_4_2, claims, fewshot_data, _windows
+
+def test_presets():
+    q, f = cfg_from(FewShotCfg, 'quick'), cfg_from(FewShotCfg, 'full')
+    assert f.depths == (25, 50, 100) and f.shots == (1, 5, 10) and f.supports * f.seeds == 50
+    assert q.shots == (1, 5) and q.sources == ('hgsc_nuclei', 'nuclei')
+    with pytest.raises(ValueError, match='lizard'): cfg_from(FewShotCfg, overrides=dict(sources=('lizard',)))
+    RECIPES.check('fewshot-cells')
+
+def summ(bfgs5, lr5, iqr1, iqr5):
+    rows = []
+    for t, b5, l5, i1, i5 in zip('abc', bfgs5, lr5, iqr1, iqr5):
+        rows += [dict(target=t, k=5, optimizer='bfgs', depth=25, median=b5, iqr=i5), dict(target=t, k=5, optimizer='logreg', depth=25, median=l5, iqr=i5),
+                 dict(target=t, k=1, optimizer='bfgs', depth=25, median=b5 / 2, iqr=i1), dict(target=t, k=1, optimizer='logreg', depth=25, median=l5 / 2, iqr=i1)]
+    return pd.DataFrame(rows)
+
+def test_claims_can_fail():
+    up = pd.DataFrame(dict(target=list('abc'), depth=25, upper_dice=[.8, .8, .8]))
+    good = claims(summ([.7, .7, .7], [.6, .6, .8], [.3, .3, .3], [.1, .1, .1]), up, (25,))
+    bad = claims(summ([.5, .5, .7], [.6, .6, .6], [.1, .1, .1], [.3, .3, .3]), up, (25,))
+    assert good[0].endswith('— reproduced') and '2/3' in good[0]
+    assert bad[0].endswith('not reproduced') and bad[1].endswith('not reproduced') and good[1].endswith('— reproduced')
+    assert good[3].endswith('— reproduced') and bad[3].endswith('reproduced for c')
+    assert 'not assessed' in good[2]
+    t = table_4_2(summ([.7, .7, .7], [.6, .6, .8], [.3] * 3, [.1] * 3), 5, 25)
+    assert list(t.index) == ['BFGS', 'Logistic'] and t.loc['Logistic', 'c'] == 80.0
+
+def test_data_layout():
+    d = fewshot_data('hgsc_nuclei')
+    assert len(d['pool'][0]) == 252 and d['test'][0][0].shape == (3, 300, 1500) and 'model-made' in d['provenance']
+    ims, labs = _windows([np.zeros((1, 600, 520))], [np.zeros((600, 520), int)], 256)
+    assert len(ims) == 9 and all(l.shape == (256, 256) for l in labs)
+
+@pytest.mark.slow
+def test_tiny_run(tmp_path):
+    run = run_recipe('fewshot-cells', out=tmp_path, verbose=False, sources=('synthetic_shapes',), depths=(3,), shots=(1, 5), supports=2,
+                     seeds=1, epochs=1, crop=48, epoch_len=8, lams=(0.0, 1e-2), max_pixels=5000, device='cpu')
+    res = pd.read_csv(run.path / 'results.csv')
+    assert len(res) == 3 * 2 * 2 * 2
+    b = res[res.optimizer == 'bfgs'].reset_index(drop=True); l = res[res.optimizer == 'logreg'].reset_index(drop=True)
+    assert (b.objective <= b.objective_start + 1e-12).all() and (b.supports == l.supports).all()   # paired supports
+    rep = (run.path / 'report.md').read_text()
+    assert 'F1 BFGS' in rep and 'Table 4.2' in rep and (run.path / 'figures' / 'curves.png').exists()
