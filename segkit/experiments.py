@@ -479,7 +479,8 @@ def _recipe_smoke(name, fn):
     inspect.signature(fn).bind(None, None)
     return True
 
-RECIPES = Registry('recipe', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.demo'),
+RECIPES = Registry('recipe', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.demo',
+                                        'segkit.recipes.sweep', 'segkit.recipes.fewshot', 'segkit.recipes.spoco'),
                    smoke=_recipe_smoke)
 
 def recipe(name:str, # the public name (`segkit run NAME`)
