@@ -36,21 +36,39 @@ def _two_objects(n:int=16):
     fg = np.full((n, n), 0.1, np.float32); fg[2:7, 2:7] = 0.9; fg[9:14, 8:14] = 0.8
     return np.stack([1 - fg, fg]), fg
 
+def _two_cells(n:int=16):
+    "Smoke inputs of boundary methods: an (n, n) boundary map of two cells split by a wall, its (2, n, n) [fg, boundary] form, and two nuclei."
+    b = np.full((n, n), 0.05, np.float32); b[:, n // 2] = 0.95
+    nuc = np.zeros((n, n), np.int32); nuc[5:9, 2:5] = 1; nuc[5:9, n - 5:n - 2] = 2
+    return [b, np.stack([np.full_like(b, 0.9), b])], dict(nuclei=nuc)
+
+def _smoke_inputs(needs:str):
+    "The smoke maps (both input forms) and extra keyword arguments of a post-processor that `needs` these maps."
+    if 'boundary' in needs:
+        maps, kw = _two_cells()
+        return maps, (kw if 'nuclei' in needs else {})
+    if 'distance' in needs:
+        from segkit.instances.postprocess import scherr_targets
+        lbl = np.zeros((16, 16), np.int32); lbl[2:8, 2:8] = 1; lbl[2:8, 8:14] = 2
+        return [scherr_targets(lbl)], {}
+    return list(_two_objects()), {}
+
 def _smoke(name, f):
-    "Run post-processor `f` on both input forms of a tiny two-object map; each must give an (H, W) integer label map."
+    "Run post-processor `f` on the tiny input forms its `needs` names; each must give an integer label map of the input's spatial shape."
     out = None
-    for m in _two_objects():
-        out = f(m)
+    maps, kw = _smoke_inputs(POSTPROCESSORS.meta(name).get('needs', 'probabilities'))
+    for m in maps:
+        out = f(m, **kw)
         if not (isinstance(out, np.ndarray) and out.shape == m.shape[-2:] and np.issubdtype(out.dtype, np.integer)):
             raise AssertionError(f"instance post-processor {name!r}: expected an integer (H, W) label map, got "
                                  f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}")
         if out.min() < 0 or out.max() < 1: raise AssertionError(f"instance post-processor {name!r}: found no object in the smoke map")
     return out
 
-POSTPROCESSORS = Registry('instance post-processor', smoke=_smoke)
+POSTPROCESSORS = Registry('instance post-processor', providers=('segkit.instances.partition',), smoke=_smoke)
 
 # %% ../../nbs/12_instances.postprocess.ipynb #aea413bf
-@POSTPROCESSORS.register('components')
+@POSTPROCESSORS.register('components', needs='probabilities')
 def components(maps, # (C, H, W) class probabilities (argmax > 0 is foreground) or an (H, W) foreground probability
                thresh:float=0.5, # (H, W) input: foreground where the probability exceeds this
               ) -> np.ndarray:
@@ -61,7 +79,7 @@ def components(maps, # (C, H, W) class probabilities (argmax > 0 is foreground) 
     return label(fg).astype(np.int32)
 
 # %% ../../nbs/12_instances.postprocess.ipynb #767fc843
-@POSTPROCESSORS.register('distance_watershed')
+@POSTPROCESSORS.register('distance_watershed', needs='probabilities')
 def distance_watershed(prob, # (H, W) foreground probability, or (C, H, W) class probabilities
                        thresh:float=0.5, # foreground where the probability exceeds this
                        min_distance:int=3, # minimum distance in pixels between two markers
