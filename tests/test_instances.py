@@ -14,10 +14,13 @@ def _disks(centres, r=11, shape=(40, 80)):
     return np.any([((yy - cy) ** 2 + (xx - cx) ** 2) < r * r for cy, cx in centres], 0)
 
 @pytest.mark.parametrize('name', POSTPROCESSORS.names())
-def test_every_postprocessor_follows_the_contract(name):
+def test_every_postprocessor_passes_its_smoke_check(name):
     out = POSTPROCESSORS.check(name)
     assert out.ndim == 2 and np.issubdtype(out.dtype, np.integer)
-    assert POSTPROCESSORS.help(name)
+    assert POSTPROCESSORS.help(name) and POSTPROCESSORS.meta(name)['needs'] in ('probabilities', 'boundary', 'boundary, nuclei', 'distances')
+
+@pytest.mark.parametrize('name', [n for n in POSTPROCESSORS.names() if POSTPROCESSORS.meta(n)['needs'] == 'probabilities'])
+def test_every_probability_postprocessor_follows_the_contract(name):
     fg = _disks([(20, 20), (20, 60)]).astype(np.float32)
     for m in (fg, np.stack([1 - fg, fg]), torch.from_numpy(np.stack([1 - fg, fg]))):
         lab = POSTPROCESSORS[name](m)
@@ -26,7 +29,7 @@ def test_every_postprocessor_follows_the_contract(name):
         assert len(np.unique(lab)) - 1 == 2                             # two separate disks: two objects
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(KeyError, match="unknown instance post-processor 'mutex'; known: components, distance_watershed"):
+    with pytest.raises(KeyError, match="unknown instance post-processor 'mutex'; known: components, distance_watershed, dtws, gasp, lifted_multicut, multicut, mws, scherr"):
         get_postprocessor('mutex')
     with pytest.raises(TypeError, match="registered name or a callable"): get_postprocessor(3)
 
@@ -79,3 +82,68 @@ def test_instance_metric_by_name_matches_direct_scores():
 
 def test_instance_metric_needs_a_callable():
     with pytest.raises(TypeError, match="instance_metric"): InstanceMetric('aji_plus')
+
+
+# ---------------------------------------------------------------- Scherr et al. (2020) distance targets and post-processing
+from segkit.instances.postprocess import scherr_targets, scherr_postprocess
+
+@pytest.fixture(scope='module')
+def real_nuclei():
+    from segkit.data.sources import get_source
+    return get_source('nuclei').arrays('test')[1], get_source('dsb2018_sample').arrays('test')[1]
+
+def test_scherr_oracle_recovers_real_nuclei(real_nuclei):
+    "Exact targets through the post-processing (P_cell 0.05, P_seed 0.37): mean AJI⁺ ≥ 0.95, every image ≥ 0.90."
+    nuclei, dsb = real_nuclei
+    aji = [instance_scores(g, scherr_postprocess(scherr_targets(g)))['aji_plus'] for g in nuclei]
+    print('Scherr oracle AJI+ on the nuclei test split:', np.round(aji, 3), 'mean', round(float(np.mean(aji)), 4))
+    assert np.mean(aji) >= 0.95 and min(aji) >= 0.90
+    d = instance_scores(dsb[0], scherr_postprocess(scherr_targets(dsb[0])))['aji_plus']
+    print('dsb2018_sample:', round(d, 4))
+    assert d >= 0.90
+
+def _per_instance_reference(lbl, radius=20.):
+    "Per-object loop reference of the cell distance and the raw neighbour distance D (tests only)."
+    from scipy import ndimage
+    dc, D = np.zeros(lbl.shape), np.full(lbl.shape, radius)
+    for i in np.unique(lbl)[1:]:
+        m = lbl == i
+        d = ndimage.distance_transform_edt(m); dc[m] = d[m] / d[m].max()
+        others = (lbl > 0) & ~m
+        if others.any(): D[m] = np.minimum(ndimage.distance_transform_edt(~others)[m], radius)
+    return dc, D
+
+def test_scherr_targets_equal_a_per_object_reference(real_nuclei):
+    g = real_nuclei[0][1][100:300, 100:300].astype(np.int32)
+    t = scherr_targets(g, closing=False, power=1.)
+    dc, D = _per_instance_reference(g)
+    np.testing.assert_allclose(t[0], dc, atol=1e-5)
+    for i in np.unique(g)[1:]:                              # neighbour distance: (max D − D) normalised within each instance
+        m = g == i
+        v = D[m].max() - D[m]
+        want = v / v.max() if v.max() > 0 else v
+        np.testing.assert_allclose(t[1][m], want, atol=1e-5)
+
+def test_scherr_target_properties_and_3d(real_nuclei):
+    g = real_nuclei[0][2].astype(np.int32)
+    t = scherr_targets(g)
+    assert t.min() >= 0 and t.max() <= 1 and (t[:, g == 0] == 0).all()
+    from scipy import ndimage
+    mx = ndimage.maximum(t[0], g, np.unique(g)[1:])
+    np.testing.assert_allclose(mx, 1, atol=1e-6)
+    _, D = _per_instance_reference(g)
+    ids = np.unique(g)[1:]
+    isolated = [i for i in ids if D[g == i].min() >= 20]
+    assert 0 < len(isolated) < len(ids)
+    for i in isolated: assert t[1][g == i].max() == 0
+    vol = np.stack([g[:64, :64]] * 3)
+    t3 = scherr_targets(vol)
+    assert t3.shape == (2, 3, 64, 64)
+    assert scherr_postprocess(t3).shape == vol.shape
+
+def test_scherr_bad_input():
+    with pytest.raises(ValueError, match="`lbl`: expected an integer"): scherr_targets(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="`lbl`: expected non-negative"): scherr_targets(-np.ones((4, 4), int))
+    with pytest.raises(ValueError, match=r"`maps`: expected \(2, H, W\)"): scherr_postprocess(np.zeros((3, 8, 8)))
+    with pytest.raises(ValueError, match="`p_seed`: expected a threshold in \\(0, 1\\)"): scherr_postprocess(np.zeros((2, 8, 8)), p_seed=1.5)
+    with pytest.raises(ValueError, match="`border`"): scherr_postprocess(np.zeros((2, 8, 8)), border='cubic')

@@ -197,20 +197,20 @@ def pca_rgb(emb, # embeddings (D, H, W)
     return Y.reshape(e.shape[1:] + (3,)).astype(np.float32)
 
 # %% ../../nbs/12b_instances.embeddings.ipynb #0a209643
-@POSTPROCESSORS.register('meanshift', input='embeddings')
+@POSTPROCESSORS.register('meanshift', needs='embeddings')
 def meanshift_post(maps, # embeddings (D, H, W) (or any (C, H, W) / (H, W) map)
                    bandwidth:float=0.5) -> np.ndarray:
     "Instances = mean-shift clusters of the embeddings (largest cluster = background)."
     a = as_maps(maps)
     return mean_shift_labels(a if a.ndim == 3 else a[None], bandwidth)
 
-@POSTPROCESSORS.register('hdbscan', input='embeddings')
+@POSTPROCESSORS.register('hdbscan', needs='embeddings')
 def hdbscan_post(maps, min_size:int=5) -> np.ndarray:
     "Instances = HDBSCAN clusters of the embeddings (largest cluster = background)."
     a = as_maps(maps)
     return hdbscan_labels(a if a.ndim == 3 else a[None], min_size)[0]
 
-@POSTPROCESSORS.register('mws_embedding', input='embeddings')
+@POSTPROCESSORS.register('mws_embedding', needs='embeddings')
 def mws_post(maps, delta_d:float=2.0) -> np.ndarray:
     "Instances = mutex watershed on the Eq. 3.10 affinities of the embeddings."
     a = as_maps(maps)
