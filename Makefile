@@ -23,6 +23,7 @@ $(STAMP): $(BIN)/python setup.py settings.ini constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	@# lightly only for the optional agreement tests (not a dependency): without its own dependencies, as the pretext tests need
 	$(BIN)/python -m pip install -q --no-deps lightly==1.6.0 || echo "WARNING: lightly not installed: its agreement tests will be skipped"
+	$(BIN)/python -m pip install -q --no-deps python-elf==0.9.2 || echo "WARNING: python-elf not installed: its agreement tests will be skipped"
 	$(BIN)/python -m pip install -q --no-deps grad-cam==1.5.7 ttach==0.0.3 opencv-python-headless==5.0.0.93 || echo "WARNING: pytorch-grad-cam not installed: its agreement tests will be skipped"
 	@touch $(STAMP)
 
