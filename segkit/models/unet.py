@@ -9,7 +9,7 @@ from torch import nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['conv_block', 'UNet', 'n_params']
+__all__ = ['conv_block', 'UNet', 'n_params', 'segnet_like']
 
 # %% ../../nbs/07_models.unet.ipynb #114caf65
 def conv_block(c_in:int, c_out:int, norm:bool=True) -> nn.Sequential:
@@ -72,3 +72,13 @@ def n_params(model:nn.Module, # any module
             ) -> int:
     "Number of (trainable) parameters of `model`: segkit's one parameter counter."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+# %% ../../nbs/07_models.unet.ipynb #c41f9b3e
+def segnet_like(n_in:int=1, # input channels
+                n_out:int=2, # output channels
+                depth:int=4, # pooling levels (SegNet: 5; thesis U-Net: 4)
+                base:int=64, # feature maps at the top level, doubled per level
+                norm:bool=True, # batch norm after every convolution (SegNet has it)
+               ) -> UNet:
+    "SegNet-like network: the thesis U-Net with a max-unpooling decoder and no skip connections (not VGG-16 SegNet)."
+    return UNet(n_in, n_out, depth=depth, base=base, up='unpool', skips=False, norm=norm)
