@@ -366,13 +366,14 @@ class NoisyLabels(Dataset):
             for k in range(len(self.images)): self.noisy(k)
         return pd.DataFrame([self.last[k] for k in sorted(self.last)]).set_index('item')
 
-# %% ../../nbs/04_labels.noise.ipynb #bb0218dd
+# %% ../../nbs/04_labels.noise.ipynb #923e0a6a
 class NoiseEpoch(Callback):
     "Tell an online `NoisyLabels` training set the epoch; refuse DataLoader workers (online draws follow the access order)."
     order = -5
     def before_fit(self):
         ds = getattr(self.dls.train, 'dataset', None)
-        if getattr(ds, 'mode', None) == 'online' and getattr(self.dls.train, 'num_workers', 0) > 0:
+        dl = self.dls.train
+        if getattr(ds, 'mode', None) == 'online' and getattr(getattr(dl, 'fake_l', dl), 'num_workers', 0) > 0:
             raise ValueError("`num_workers`: online perturbation needs num_workers=0 (seeded draws follow the access order; worker seeding does not exist yet)")
     def before_epoch(self):
         ds = getattr(self.dls.train, 'dataset', None)
