@@ -23,7 +23,7 @@ __all__ = ['NETS', 'REGIMES', 'UpgradeDataset', 'upgrade_dls', 'make_net', 'upgr
            'pooled_dice', 'train_segmenter', 'train_upgrader', 'ThresholdFit', 'threshold_grid', 'threshold_baseline',
            'apply_threshold', 'annotation_cost', 'equidistant_slices', 'upgrade_framework']
 
-# %% ../../nbs/10b_pseudo.upgrade.ipynb #37058c17
+# %% ../../nbs/10b_pseudo.upgrade.ipynb #8c21be70
 class UpgradeDataset(Dataset):
     "Items `(concat(x, P(y)), y)`: image channels plus a perturbed label channel, and the clean binary label."
     def __init__(self, images, # HQ images `(H, W)` or `(C, H, W)`
@@ -44,9 +44,10 @@ class UpgradeDataset(Dataset):
 
 def upgrade_dls(train:UpgradeDataset, # the online HQ training set
                 valid_images, valid_inst, # HQ validation images and instance maps (perturbed once, seeded)
+                valid_other=None, # their other-object maps (inclusion pipelines)
                 bs:int=4, seed:int=0, device=None) -> DataLoaders:
     "DataLoaders for the upgrade network: online perturbations for training, fixed seeded ones for validation."
-    valid = UpgradeDataset(valid_images, valid_inst, train.noisy.pipeline, mode='offline', seed=stream_seed(seed, 'upgrade-valid'))
+    valid = UpgradeDataset(valid_images, valid_inst, train.noisy.pipeline, valid_other, mode='offline', seed=stream_seed(seed, 'upgrade-valid'))
     dls = make_dls(train, valid, bs=bs, seed=seed, device=device, num_workers=0)   # online draws follow the access order
     dls.n_channels = train.n_img + 1
     return dls
@@ -97,7 +98,7 @@ def upgrade(model:torch.nn.Module, # a trained u_θ
     if n_in is not None and n_in != xs[0].shape[0]: raise ValueError(f"`model`: expects {n_in} input channels, the images + LQ label give {xs[0].shape[0]}")
     return [p.astype(np.uint8) for p in predict_masks(model, xs, bs=bs)]
 
-# %% ../../nbs/10b_pseudo.upgrade.ipynb #71dc4cb5
+# %% ../../nbs/10b_pseudo.upgrade.ipynb #b020db65
 @dataclass
 class TrainOpts:
     "Training settings shared by the upgrade network and the segmenters."
@@ -140,10 +141,11 @@ def train_segmenter(images, masks, # training images and binary (or instance) la
 
 def train_upgrader(hq_images, hq_inst, # the HQ set (training part)
                    valid_images, valid_inst, # HQ validation part (fixed seeded perturbations)
-                   pipeline='case_study', other=None, opts:TrainOpts=TrainOpts(), seed:int=0) -> torch.nn.Module:
+                   pipeline='case_study', other=None, valid_other=None, # other-object maps of the two parts (inclusion pipelines)
+                   opts:TrainOpts=TrainOpts(), seed:int=0) -> torch.nn.Module:
     "Train u_θ on the HQ set with online perturbations `pipeline` (Algorithm 1, step 1)."
     tr = UpgradeDataset(hq_images, hq_inst, pipeline, other, 'online', seed, crop=opts.crop, flip=True, epoch_len=opts.epoch_len)
-    dls = upgrade_dls(tr, valid_images, valid_inst, bs=opts.bs, seed=seed, device=opts.device)
+    dls = upgrade_dls(tr, valid_images, valid_inst, valid_other, bs=opts.bs, seed=seed, device=opts.device)
     with torch_seeded(stream_seed(seed, 'upgrader')):
         learn = upgrade_learner(dls, tr.n_img, opts.lr, opts.patience, opts.depth, opts.base)
         with learn.no_bar(), learn.no_logging(): learn.fit(opts.epochs, opts.lr)
@@ -210,7 +212,7 @@ def equidistant_slices(lengths, # slice count of every volume
         out.append((v, min(L - 1, (lo + max(hi, lo + 1) - 1) // 2)))
     return out
 
-# %% ../../nbs/10b_pseudo.upgrade.ipynb #e2245c35
+# %% ../../nbs/10b_pseudo.upgrade.ipynb #8afc7a84
 REGIMES = ('hq', 'hq+lq', 'lq', 'hq+up', 'thrs')
 
 def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labels; a part is held out to validate u_θ
@@ -218,6 +220,7 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
                       valid:tuple, # (images, masks): clean validation set of the segmenters
                       test:tuple, # (images, masks): test set
                       pipeline='case_study', # P for u_θ's training (Table 3.2: may differ from the LQ level)
+                      hq_other=None, # other-object maps of the HQ images (inclusion pipelines)
                       regimes=REGIMES, opts:TrainOpts=TrainOpts(), up_opts:TrainOpts|None=None, seed:int=0,
                       hq_valid_frac:float=0.2, # HQ images held out to validate u_θ (at least one when there are ≥ 2)
                       step=None, # `Run.step`-like wrapper `(name, fn) -> result` for resumable runs (None: call directly)
@@ -234,8 +237,9 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
     hq_tr, hq_va = (list(range(n_va, len(hi))), list(range(n_va))) if n_va else (list(range(len(hi))), list(range(len(hi))))
     res, up = dict(label_dice={}, test_dice={}, info={}), None
     if 'hq+up' in regimes:
-        u = train_upgrader([hi[i] for i in hq_tr], [hl[i] for i in hq_tr], [hi[i] for i in hq_va], [hl[i] for i in hq_va],
-                           pipeline, opts=up_opts or opts, seed=seed)
+        pick = lambda seq, idx: None if seq is None else [seq[i] for i in idx]
+        u = train_upgrader(pick(hi, hq_tr), pick(hl, hq_tr), pick(hi, hq_va), pick(hl, hq_va), pipeline,
+                           pick(hq_other, hq_tr), pick(hq_other, hq_va), opts=up_opts or opts, seed=seed)
         up = upgrade(u, li, ll)
         res['upgraded'] = up
         if lc is not None: res['label_dice'] = dict(lq=pooled_dice(ll, lc), upgraded=pooled_dice(up, lc))
