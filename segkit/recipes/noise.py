@@ -156,16 +156,16 @@ def noise_robustness(run:Run, cfg:RobustnessCfg):
     rep.h2("Claims (computed from this run)").bullets(robustness_claims(df))
     rep.write()
 
-# %% ../../nbs/14g_recipes.noise.ipynb #4df9cf5a
+# %% ../../nbs/14g_recipes.noise.ipynb #3ee4ff9c
 @dataclass(frozen=True)
 class UpgradeCfg(RecipeCfg):
     "`upgrade`: Table 3.1 on nuclei (defaults: quick preset)."
-    perturbations: tuple[str, ...] = ('om70', 'bias6', 'om30+inc30+bias4') # LQ levels (presets)
+    perturbations: tuple[str, ...] = ('om70', 'bias6') # LQ levels (presets)
     regimes: tuple[str, ...] = REGIMES # training regimes compared
     n_hq: int = 3 # HQ training images (thesis: 10)
-    epochs: int = 6 # segmenter epochs
-    up_epochs: int = 10 # upgrade-network epochs
-    epoch_len: int = 64 # random crops per epoch
+    epochs: int = 4 # segmenter epochs
+    up_epochs: int = 8 # upgrade-network epochs
+    epoch_len: int = 48 # random crops per epoch
     crop: int = 128 # crop side
     bs: int = 8 # batch size
     lr: float = 1e-3 # Adam lr (thesis: 1e-5, which needs long runs)
