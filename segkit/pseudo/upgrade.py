@@ -212,7 +212,7 @@ def equidistant_slices(lengths, # slice count of every volume
         out.append((v, min(L - 1, (lo + max(hi, lo + 1) - 1) // 2)))
     return out
 
-# %% ../../nbs/10b_pseudo.upgrade.ipynb #8afc7a84
+# %% ../../nbs/10b_pseudo.upgrade.ipynb #f78083ce
 REGIMES = ('hq', 'hq+lq', 'lq', 'hq+up', 'thrs')
 
 def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labels; a part is held out to validate u_θ
@@ -223,6 +223,7 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
                       hq_other=None, # other-object maps of the HQ images (inclusion pipelines)
                       regimes=REGIMES, opts:TrainOpts=TrainOpts(), up_opts:TrainOpts|None=None, seed:int=0,
                       hq_valid_frac:float=0.2, # HQ images held out to validate u_θ (at least one when there are ≥ 2)
+                      thrs_fit:str='hq', # global threshold fit on the 'hq' set, or 'oracle': HQ + the clean LQ labels (the thesis' fit)
                       step=None, # `Run.step`-like wrapper `(name, fn) -> result` for resumable runs (None: call directly)
                      ) -> dict:
     "Algorithm 1: train u_θ on HQ, upgrade the LQ labels, train the regimes' segmenters; Dice of labels and of test predictions."
@@ -232,6 +233,8 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
     if len(hi) == 0: raise ValueError("`hq`: the HQ set is empty")
     for i, l in enumerate(ll):
         if np.asarray(l).max(initial=0) > 1: raise ValueError(f"`lq[1][{i}]`: expected a binary (0/1) LQ label, got values up to {np.asarray(l).max()}")
+    if thrs_fit not in ('hq', 'oracle'): raise ValueError(f"`thrs_fit`: expected 'hq' or 'oracle', got {thrs_fit!r}")
+    if thrs_fit == 'oracle' and lc is None: raise ValueError("`thrs_fit='oracle'` needs the clean LQ labels (`lq[2]`)")
     step = step or (lambda name, fn: fn())
     n_va = max(1, int(round(hq_valid_frac * len(hi)))) if len(hi) >= 2 else 0
     hq_tr, hq_va = (list(range(n_va, len(hi))), list(range(n_va))) if n_va else (list(range(len(hi))), list(range(len(hi))))
@@ -248,8 +251,8 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
             'hq+up': (list(hi) + list(li), hqm + (up or []))}
     for r in regimes:
         if r == 'thrs':
-            fit = threshold_baseline(hi, hqm)
-            res['test_dice'][r] = pooled_dice(apply_threshold(ti, fit.threshold), tm); res['info'][r] = dict(threshold=fit.threshold, hq_dice=fit.dice)
+            fit = threshold_baseline(hi, hqm) if thrs_fit == 'hq' else threshold_baseline(list(hi) + list(li), hqm + list(lc))
+            res['test_dice'][r] = pooled_dice(apply_threshold(ti, fit.threshold), tm); res['info'][r] = dict(threshold=fit.threshold, fit_dice=fit.dice, fit_on=thrs_fit)
             continue
         def _one(r=r):
             m, info = train_segmenter(*sets[r], vi, vm, opts, seed=seed)

@@ -156,7 +156,7 @@ def noise_robustness(run:Run, cfg:RobustnessCfg):
     rep.h2("Claims (computed from this run)").bullets(robustness_claims(df))
     rep.write()
 
-# %% ../../nbs/14g_recipes.noise.ipynb #3ee4ff9c
+# %% ../../nbs/14g_recipes.noise.ipynb #7b9c89e8
 @dataclass(frozen=True)
 class UpgradeCfg(RecipeCfg):
     "`upgrade`: Table 3.1 on nuclei (defaults: quick preset)."
@@ -172,9 +172,10 @@ class UpgradeCfg(RecipeCfg):
     depth: int = 3 # U-Net pooling levels (thesis: 4)
     base: int = 16 # U-Net maps at the top level (thesis: 64)
     max_size: int|None = 384 # centre crop of every image (None: whole images)
+    thrs_fit: str = 'hq' # global threshold fit on the HQ set, or 'oracle' (HQ + clean LQ labels, the thesis' fit)
     FULL = dict(perturbations=('om70', 'inc70', 'bias6', 'om30+inc30+bias4', 'om50+inc50+bias6'), n_hq=10, epochs=50, up_epochs=50,
                 epoch_len=480, crop=256, depth=4, base=64, lr=1e-5, max_size=None)
-    CHOICES = dict(perturbations=tuple(PRESETS.names()), regimes=REGIMES)
+    CHOICES = dict(perturbations=tuple(PRESETS.names()), regimes=REGIMES, thrs_fit=('hq', 'oracle'))
     RANGES = dict(n_hq='>= 1', up_epochs='>= 1', max_size='>= 32')
 
 def upgrade_claims(t:pd.DataFrame) -> list[str]:
@@ -215,7 +216,7 @@ def upgrade_recipe(run:Run, cfg:UpgradeCfg):
         lq_l = [perturb(l, p, image=i, other=o, seed=cfg.seed, unit=cfg.n_hq + k)[0] for k, (i, l, o) in enumerate(zip(lq_i, lq_c, oth[cfg.n_hq:]))]
         def step(name, fn, p=p): return run.step(name if name == 'hq' else f"{p}-{name}", fn)   # HQ-only does not depend on the perturbation
         res = run.step(f"{p}-framework", lambda: _framework_json(upgrade_framework(hq, (lq_i, lq_l, lq_c), (vi, vl), (ti, tl), p, hq_other,
-                                                                                   cfg.regimes, opts, up_opts, cfg.seed, step=step)))
+                                                                                   cfg.regimes, opts, up_opts, cfg.seed, thrs_fit=cfg.thrs_fit, step=step)))
         rows.append(dict(perturbation=p, lq_label_dice=res['label_dice'].get('lq', np.nan), upgraded_label_dice=res['label_dice'].get('upgraded', np.nan),
                          **res['test_dice'], seconds=time.time() - t0))
     t = pd.DataFrame(rows).set_index('perturbation'); t.to_csv(run.path / 'results.csv')
@@ -226,7 +227,7 @@ def upgrade_recipe(run:Run, cfg:UpgradeCfg):
           f"HQ = the first {cfg.n_hq} training images, LQ = the other {len(ims) - cfg.n_hq} with one seeded perturbation each",
           f", centre-cropped to {cfg.max_size}²" if cfg.max_size else "", f"; test = {len(ti)} test images (cell lines unseen in training). ",
           f"u_θ and segmenters: U-Net depth {cfg.depth}, {cfg.base} maps, Adam lr {cfg.lr}, soft Dice; u_θ {cfg.up_epochs} epochs, segmenters {cfg.epochs} epochs, ",
-          f"{cfg.epoch_len} crops of {cfg.crop}² per epoch. `thrs` = one global threshold fit on the HQ set.")
+          f"{cfg.epoch_len} crops of {cfg.crop}² per epoch. `thrs` = one global threshold fit on the {'HQ set' if cfg.thrs_fit == 'hq' else 'HQ set plus the clean LQ labels (oracle)'}.")
     rep.h2("Table 3.1 layout: label Dice (LQ → upgraded), then test Dice per regime").table(t.round(3))
     rep.h2("Claims (computed from this run)").bullets(upgrade_claims(t))
     rep.write()
