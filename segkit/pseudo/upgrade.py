@@ -212,7 +212,7 @@ def equidistant_slices(lengths, # slice count of every volume
         out.append((v, min(L - 1, (lo + max(hi, lo + 1) - 1) // 2)))
     return out
 
-# %% ../../nbs/10b_pseudo.upgrade.ipynb #f78083ce
+# %% ../../nbs/10b_pseudo.upgrade.ipynb #6d5e6513
 REGIMES = ('hq', 'hq+lq', 'lq', 'hq+up', 'thrs')
 
 def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labels; a part is held out to validate u_θ
@@ -245,7 +245,7 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
                            pick(hq_other, hq_tr), pick(hq_other, hq_va), opts=up_opts or opts, seed=seed)
         up = upgrade(u, li, ll)
         res['upgraded'] = up
-        if lc is not None: res['label_dice'] = dict(lq=pooled_dice(ll, lc), upgraded=pooled_dice(up, lc))
+        if lc is not None: res['label_dice'] = step('labels', lambda: dict(lq=pooled_dice(ll, lc), upgraded=pooled_dice(up, lc)))   # saved at once
     hqm = [(np.asarray(l) > 0).astype(np.uint8) for l in hl]
     sets = {'hq': (list(hi), hqm), 'hq+lq': (list(hi) + list(li), hqm + list(ll)), 'lq': (list(li), list(ll)),
             'hq+up': (list(hi) + list(li), hqm + (up or []))}

@@ -156,7 +156,7 @@ def noise_robustness(run:Run, cfg:RobustnessCfg):
     rep.h2("Claims (computed from this run)").bullets(robustness_claims(df))
     rep.write()
 
-# %% ../../nbs/14g_recipes.noise.ipynb #7b9c89e8
+# %% ../../nbs/14g_recipes.noise.ipynb #c2e385e0
 @dataclass(frozen=True)
 class UpgradeCfg(RecipeCfg):
     "`upgrade`: Table 3.1 on nuclei (defaults: quick preset)."
@@ -166,7 +166,7 @@ class UpgradeCfg(RecipeCfg):
     epochs: int = 4 # segmenter epochs
     up_epochs: int = 8 # upgrade-network epochs
     epoch_len: int = 48 # random crops per epoch
-    crop: int = 128 # crop side
+    crop: int = 96 # crop side
     bs: int = 8 # batch size
     lr: float = 1e-3 # Adam lr (thesis: 1e-5, which needs long runs)
     depth: int = 3 # U-Net pooling levels (thesis: 4)
