@@ -235,23 +235,24 @@ def upgrade_recipe(run:Run, cfg:UpgradeCfg):
 def _framework_json(res:dict) -> dict:
     return dict(label_dice=res['label_dice'], test_dice=res['test_dice'], info={k: {a: b for a, b in v.items()} for k, v in res['info'].items()})
 
-# %% ../../nbs/14g_recipes.noise.ipynb #e62ad04d
+# %% ../../nbs/14g_recipes.noise.ipynb #4f04594c
 @register_demo_step('noise')
 def demo_noise_step(run:Run, cfg, ctx:dict) -> list:
     "Demo step: 70 %-omission labels of nuclei crops repaired by an upgrade network trained on 3 HQ images; label Dice before/after."
     def _go():
         t0 = time.time()
-        ims, inst, _ = instance_data('nuclei', max_size=256, other_layer=None)['train']
-        n_hq, seed = 3, cfg['seed']
+        ims, inst, _ = instance_data('nuclei', max_size=192, other_layer=None)['train']
+        n_hq, n_lq, seed = 3, 8, cfg['seed']
+        ims, inst = ims[:n_hq + n_lq], inst[:n_hq + n_lq]
         lq = [perturb(l, 'om70', seed=seed, unit=n_hq + k)[0] for k, l in enumerate(inst[n_hq:])]
-        opts = TrainOpts(min(cfg['epochs'], 8), 64, 128, cfg['bs'], 1e-3, min(cfg['depth'], 3), min(cfg['base'], 16), None, cfg['device'])
+        opts = TrainOpts(min(cfg['epochs'], 6), 32, 96, cfg['bs'], 1e-3, min(cfg['depth'], 3), min(cfg['base'], 16), None, cfg['device'])
         u = train_upgrader(ims[:n_hq - 1], inst[:n_hq - 1], ims[n_hq - 1:n_hq], inst[n_hq - 1:n_hq], 'om70', opts=opts, seed=seed)
         up = upgrade(u, ims[n_hq:], lq)
         return dict(n_lq=len(lq), lq=pooled_dice(lq, inst[n_hq:]), upgraded=pooled_dice(up, inst[n_hq:]), seconds=time.time() - t0,
                     epochs=opts.epochs, depth=opts.depth, base=opts.base)
     r = run.step('noise-upgrade', _go)
     rep = Report().h2("Upgrading low-quality labels (noise step)")
-    rep.p(f"The {r['n_lq']} LQ nuclei crops (256², real, expert labels) lose 70 % of their nuclei (seeded omission); an upgrade U-Net (depth {r['depth']}, ",
+    rep.p(f"The {r['n_lq']} LQ nuclei crops (192², real, expert labels) lose 70 % of their nuclei (seeded omission); an upgrade U-Net (depth {r['depth']}, ",
           f"{r['base']} maps, {r['epochs']} epochs) trained on 3 HQ images with online omission repairs them (Vădineanu ch. 3). Label Dice against the clean labels:")
     rep.table(pd.DataFrame({'Dice': [r['lq'], r['upgraded']]}, index=pd.Index(['LQ (om70)', 'upgraded'], name='labels')), '{:.3f}')
     rep.p(f"Step time {r['seconds']:.0f} s.")
