@@ -236,7 +236,7 @@ def upgrade_recipe(run:Run, cfg:UpgradeCfg):
 def _framework_json(res:dict) -> dict:
     return dict(label_dice=res['label_dice'], test_dice=res['test_dice'], info={k: {a: b for a, b in v.items()} for k, v in res['info'].items()})
 
-# %% ../../nbs/14g_recipes.noise.ipynb #58f87b3f
+# %% ../../nbs/14g_recipes.noise.ipynb #7069dd7a
 @register_demo_step('noise')
 def demo_noise_step(run:Run, cfg, ctx:dict) -> list:
     "Demo step: 70 %-omission labels of nuclei crops repaired by an upgrade network trained on 3 HQ images; label Dice before/after."
@@ -246,7 +246,7 @@ def demo_noise_step(run:Run, cfg, ctx:dict) -> list:
         n_hq, n_lq, seed = 3, 8, cfg['seed']
         ims, inst = ims[:n_hq + n_lq], inst[:n_hq + n_lq]
         lq = [perturb(l, 'om70', seed=seed, unit=n_hq + k)[0] for k, l in enumerate(inst[n_hq:])]
-        opts = TrainOpts(min(cfg['epochs'], 6), 32, 96, cfg['bs'], 1e-3, min(cfg['depth'], 3), min(cfg['base'], 16), None, cfg['device'])
+        opts = TrainOpts(min(cfg['epochs'], 8), 48, 96, cfg['bs'], 1e-3, min(cfg['depth'], 3), min(cfg['base'], 16), None, cfg['device'])   # u_θ of the quick `upgrade` run
         u = train_upgrader(ims[:n_hq - 1], inst[:n_hq - 1], ims[n_hq - 1:n_hq], inst[n_hq - 1:n_hq], 'om70', opts=opts, seed=seed)
         up = upgrade(u, ims[n_hq:], lq)
         return dict(n_lq=len(lq), lq=pooled_dice(lq, inst[n_hq:]), upgraded=pooled_dice(up, inst[n_hq:]), seconds=time.time() - t0,
