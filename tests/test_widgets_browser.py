@@ -9,7 +9,8 @@ TUTORIALS = ROOT / 'nbs' / 'tutorials'
 # notebook -> (dropdown to change, slider to move), both by their ipywidgets description
 CASES = {'cam_inspector.ipynb': ('method', 'image'), 'neighbor_explorer.ipynb': ('PCA', 'query'),
          'feature_maps.ipynb': ('layer', 'channel rank'), 'coheg_explorer.ipynb': ('show', 'sample'),
-         'plantseg_beta.ipynb': ('method', 'β')}
+         'plantseg_beta.ipynb': ('method', 'β'),
+         'noise_explorer.ipynb': ('preset', 'rate')}
 
 def _skip(msg):
     warnings.warn(msg); print(f"\nWARNING: {msg}")
