@@ -251,7 +251,7 @@ def _smoke_pseudo(name, fn):
     if not isinstance(pp, PseudoPairs): raise TypeError(f"strategy {name!r}: expected PseudoPairs, got {type(pp).__name__}")
     return pp
 
-PSEUDO_STRATEGIES = Registry('pseudo-label strategy', providers=(), smoke=_smoke_pseudo)
+PSEUDO_STRATEGIES = Registry('pseudo-label strategy', providers=('segkit.pseudo.generations',), smoke=_smoke_pseudo)
 
 def register_pseudo(name:str, # the public name (`im`, `me`, …)
                     help:str|None=None, # one line
