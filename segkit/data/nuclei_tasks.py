@@ -85,6 +85,7 @@ def nuclei_task(task:str='binary', # 'binary', 'multiclass' or 'multilabel'
                 source:str='nuclei', # 'nuclei', or 'cells3d_nuclei' (binary only; its z-slice split)
                 path=None, # local copy of the source
                 max_items:int|None=None, # use only the first N items of each part (tests)
+                downscale:int=1, # reduce images by this factor (block means; labels by nearest sampling) — CPU quick presets
                ) -> TaskData:
     "The LD / ULD / valid / test arrays of a nuclei task."
     check_choice(task, TASKS, 'task'); check_choice(split, ('shipped', 'stratified'), 'split')
@@ -100,10 +101,18 @@ def nuclei_task(task:str='binary', # 'binary', 'multiclass' or 'multilabel'
     uld_idx = np.setdiff1d(parts[TRAIN], ld_idx)
     idx = dict(ld=ld_idx, uld=uld_idx, valid=parts[VALID], test=parts[TEST])
     if max_items is not None: idx = {k: v[:max_items] for k, v in idx.items()}
-    get = lambda ii: ([ds.image(int(i), ndim=3) for i in ii], [task_target(ds, int(i), task) for i in ii])
+    if not isinstance(downscale, (int, np.integer)) or downscale < 1: raise ValueError(f"`downscale`: expected an int ≥ 1, got {downscale!r}")
+    f = int(downscale)
+    def small_img(a):
+        if f == 1: return a
+        from skimage.transform import downscale_local_mean
+        h, w = a.shape[-2:]
+        return downscale_local_mean(a[..., :h - h % f, :w - w % f], (1, f, f)).astype(np.float32)
+    small_lab = lambda y: y if f == 1 else y[..., f // 2::f, f // 2::f][..., :y.shape[-2] // f, :y.shape[-1] // f]
+    get = lambda ii: ([small_img(ds.image(int(i), ndim=3)) for i in ii], [small_lab(task_target(ds, int(i), task)) for i in ii])
     codes = ('background', 'nucleus') if task == 'binary' else (ds.layer_codes['semantic'] if task == 'multiclass' else MULTILABEL_CHANNELS)
     line = ds.meta['cell_line'].to_numpy() if ds.meta is not None and 'cell_line' in ds.meta else np.array(['–'] * len(ds))
-    info = dict(source=source, provenance='real, expert labels' if source == 'nuclei' else 'real, silver-standard labels',
+    info = dict(source=source, downscale=f, provenance='real, expert labels' if source == 'nuclei' else 'real, silver-standard labels',
                 **{f"{k}_items": v.tolist() for k, v in idx.items()},
                 **{f"{k}_cell_lines": sorted(set(line[v].tolist())) for k, v in idx.items()})
     return TaskData(task, split, len(codes), *(get(idx[k]) for k in ('ld', 'uld', 'valid', 'test')), tuple(codes), info)

@@ -17,7 +17,7 @@ from fastai.learner import Metric
 from fastai.optimizer import Adam
 import fastai.callback.progress  # Learner.no_bar
 import fastai.callback.schedule  # Learner.fit_one_cycle
-from ..core import default_device, stream_seed, torch_seeded, eval_mode, model_device
+from ..core import default_device, stream_seed, torch_seeded, eval_mode, model_device, center_crop
 from ..data.block import array_dls
 from ..metrics.semantic import batch_confusion, iou_from_confusion, _nanmean_rows
 from ..learner import make_learner
@@ -156,10 +156,11 @@ class GenConfig:
     students: int = 3 # S per generation (paper 5)
     k: int = 2 # teachers = top-K (ensembles, IM); NS/IE use the top-1
     n_base: int = 3 # LDT/ALDT/FDT models (paper 10)
-    epochs: int = 4
-    epoch_len: int = 64 # training crops per epoch
+    epochs: int = 3
+    epoch_len: int = 48 # training crops per epoch
     bs: int = 8
     crop: int = 64 # training crops (multiple of 16)
+    valid_crop: int|None = 128 # central validation crops for the best-epoch choice (None: whole images cut to multiples of 16); tests use whole images
     lr: float = 3e-3
     wd: float = 1e-4
     one_cycle: bool = True # quick: one-cycle; paper: constant lr (False)
@@ -177,6 +178,7 @@ class GenConfig:
         for nm in ('generations', 'students', 'k', 'n_base', 'epochs', 'epoch_len', 'bs', 'crop'):
             v = getattr(self, nm)
             if not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"`{nm}`: expected an int ≥ 1, got {v!r}")
+        if self.valid_crop is not None and (self.valid_crop < 16 or self.valid_crop % 16): raise ValueError(f"`valid_crop`: expected None or a multiple of 16, got {self.valid_crop}")
         if self.crop % 16: raise ValueError(f"`crop`: expected a multiple of 16 (the 1x1 U-Net pools 4 times), got {self.crop}")
         if self.k > self.students: raise ValueError(f"`k`: top-K = {self.k} exceeds the {self.students} students per generation")
         if self.k > self.n_base: raise ValueError(f"`k`: top-K = {self.k} exceeds the {self.n_base} baseline models")
@@ -226,7 +228,8 @@ def train_model(train:tuple, # (images, targets) of the combined set
     "Train one 1x1 U-Net from scratch; returns (model with the best epoch's weights, info dict)."
     dev = default_device(cfg.device)
     tr = (list(train[0]), [encode_target(y, task) for y in train[1]])
-    va = ([crop16(np.asarray(x)) for x in valid[0]], [crop16(encode_target(y, task)) for y in valid[1]])
+    cut = (lambda a: crop16(a)) if cfg.valid_crop is None else (lambda a: crop16(center_crop(a, cfg.valid_crop)))
+    va = ([cut(np.asarray(x)) for x in valid[0]], [cut(encode_target(y, task)) for y in valid[1]])
     dls = array_dls(tr, va, bs=cfg.bs, crop=cfg.crop, flip=False, seed=seed, device=dev, epoch_len=cfg.epoch_len)
     with torch_seeded(seed): model = OneByOneUNet(dls.n_channels, n_out(task, n_classes), alpha)
     learn = make_learner(dls, model, IMLoss(task, n_classes), [IMScore(task, n_classes)], keep_best='memory', monitor='score',
