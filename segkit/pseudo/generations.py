@@ -249,15 +249,16 @@ def fit_or_load(run, # a `segkit.experiments.Run` or None
                 train_fn, # `() -> (model, info)`
                 device=None):
     "Train (and save) a model once per run; a finished step's weights are loaded instead."
+    ckpt = None if run is None else Path(run.path) / 'checkpoints' / f"{getattr(run, 'prefix', '') and run.prefix + '-'}{name}.pth"
     if run is not None and run.done(name):
         info = run.step(name, None)
         m = OneByOneUNet(info['n_in'], info['n_out'], info['alpha'])
-        m.load_state_dict(torch.load(Path(run.path) / 'checkpoints' / f'{name}.pth', map_location='cpu'))
+        m.load_state_dict(torch.load(ckpt, map_location='cpu'))
         return m.to(default_device(device)).eval(), info
     model, info = train_fn()
     info = dict(info, n_out=model.out.out_channels)
     if run is not None:
-        torch.save(model.state_dict(), Path(run.path) / 'checkpoints' / f'{name}.pth')
+        torch.save(model.state_dict(), ckpt)
         run.step(name, lambda: info)
     return model, info
 

@@ -43,23 +43,32 @@ def _stack_pm(pm, base:int, name:str='pm'):
     if n < 2: raise ValueError(f"`{name}`: IM needs at least 2 prediction masks (teachers), got {n}")
     return pm, n
 
-def _check_binary(pm, name:str='pm'):
-    bad = ((pm != 0) & (pm != 1)).any()
+def _u8(a):
+    "uint8 view/copy of a {0, 1} array (bool → uint8 without a copy in numpy)."
+    if _is_t(a): return a.to(torch.uint8)
+    return a.view(np.uint8) if a.dtype == np.bool_ else a.astype(np.uint8, copy=False)
+
+def _check_binary(pm, name:str='pm', lo=None, hi=None):
+    if pm.dtype in (torch.bool, np.bool_): return
+    if (pm.is_floating_point() if _is_t(pm) else np.issubdtype(pm.dtype, np.floating)): bad = ((pm != 0) & (pm != 1)).any()
+    elif lo is not None: bad = (lo.min() < 0) | (hi.max() > 1)   # integers in [0, 1] are {0, 1}; the teacher-axis min/max are at hand
+    else: bad = (pm.min() < 0) | (pm.max() > 1)
     if bool(bad): raise ValueError(f"`{name}`: the binary IM expects values in {{0, 1}} (thresholded teacher predictions), got {sorted(np.unique(_np(pm)).tolist())[:6]}")
 
 def _stats(F, I, n_classes:int|None=None, fg=None) -> pd.DataFrame:
     "Per-image pixel counts of the IM and the foreground (F > 0 outside the IM class), and per-class counts for multiclass."
     F, I = _np(F), _np(I)
     if I.ndim == 2: F, I = F[None], I[None]
-    hw = I.shape[-1] * I.shape[-2]
-    im_px = I.reshape(len(I), -1).sum(1)
-    fgm = _np(fg) if fg is not None else ((F > 0) & (F != n_classes) if n_classes is not None else F > 0)
-    if fgm.ndim == 2: fgm = fgm[None]
-    fg_px = fgm.reshape(len(I), -1).sum(1)
+    B, hw = len(I), I.shape[-1] * I.shape[-2]
+    im_px = I.reshape(B, -1).sum(1, dtype=np.int64)          # 0/1 maps: a sum is a count
+    if n_classes is not None:   # per-class pixel counts of every image in one bincount
+        cnt = np.bincount((F.reshape(B, -1) + (n_classes + 1) * np.arange(B)[:, None]).ravel(), minlength=B * (n_classes + 1)).reshape(B, -1)
+        fg_px = cnt[:, 1:n_classes].sum(1)
+    else:
+        fgm = _np(fg) if fg is not None else F
+        fg_px = (fgm.reshape(B, -1) > 0).view(np.uint8).sum(1, dtype=np.int64)
     d = dict(im_px=im_px.astype(np.int64), fg_px=fg_px.astype(np.int64), im_frac=im_px / hw, fg_frac=fg_px / hw)
-    if n_classes is not None:
-        cnt = (F.reshape(len(F), -1)[:, :, None] == np.arange(n_classes + 1)).sum(1)
-        d.update({f"px_{c}": cnt[:, c] for c in range(n_classes)})
+    if n_classes is not None: d.update({f"px_{c}": cnt[:, c] for c in range(n_classes)})
     return pd.DataFrame(d)
 
 # %% ../../nbs/10_pseudo.im.ipynb #359a4916
@@ -67,11 +76,9 @@ def im_binary(pm, # `(n, H, W)` or `(B, n, H, W)` hard predictions in {0, 1} of 
              ) -> IMOut:
     "Alg. 1: F = pixels all teachers call foreground, I = pixels where they disagree."
     pm, n = _stack_pm(pm, 2)
-    _check_binary(pm)
-    ax = -3
-    lo, hi = _amin(pm, ax), _amax(pm, ax)
-    F = lo.to(torch.uint8) if _is_t(lo) else lo.astype(np.uint8)
-    I = (hi != lo); I = I.to(torch.uint8) if _is_t(I) else I.astype(np.uint8)
+    lo, hi = _amin(pm, -3), _amax(pm, -3)
+    _check_binary(pm, lo=lo, hi=hi)
+    F, I = _u8(lo), _u8(hi != lo)
     return IMOut(F, I, _stats(F, I))
 
 # %% ../../nbs/10_pseudo.im.ipynb #bd9b7ce4
@@ -97,8 +104,8 @@ def im_multilabel(pm, # `(n, C, H, W)` or `(B, n, C, H, W)` per-channel hard pre
                  ) -> IMOut:
     "Alg. 1 per channel; I = the union of the channel IMs (the authors' HeLa code); F per channel."
     pm, n = _stack_pm(pm, 3)
-    _check_binary(pm)
     lo, hi = _amin(pm, -4), _amax(pm, -4)
+    _check_binary(pm, lo=lo, hi=hi)
     Ic = _amax(hi != lo, -3) if _is_t(pm) else (hi != lo).any(-3)
     F = lo.to(torch.uint8) if _is_t(lo) else lo.astype(np.uint8)
     I = Ic.to(torch.uint8) if _is_t(Ic) else Ic.astype(np.uint8)

@@ -30,12 +30,12 @@ class IMCfg(RecipeCfg):
     split: str = 'shipped' # 'shipped' (test cell lines unseen in training) or 'stratified' (by cell line)
     ld_rate: float = 0.1 # labelled fraction of the training images
     downscale: int = 2 # image reduction factor (quick: 2, so inference on 27 ULD images fits a 2-core CPU; full: 1)
-    strategies: tuple[str, ...] = ('me', 'im', 'im+') # pseudo-label strategies (`PSEUDO_STRATEGIES`, not the baselines)
+    strategies: tuple[str, ...] = ('me', 'im') # pseudo-label strategies (`PSEUDO_STRATEGIES`, not the baselines)
     ks: tuple[int, ...] = (2,) # teacher-ensemble sizes n for `im` and `me` (paper: 2, 3, 4); other strategies use the first
     runs: int = 1 # repeats (seeds seed, seed+1000, …)
     generations: int = 2
-    students: int = 3 # students per generation
-    n_base: int = 3 # LDT / ALDT / FDT models per run
+    students: int = 2 # students per generation
+    n_base: int = 2 # LDT / ALDT / FDT models per run
     epochs: int = 3
     epoch_len: int = 48 # training crops per epoch
     bs: int = 8
