@@ -138,9 +138,10 @@ def claims(gens:pd.DataFrame, bases:pd.DataFrame, noise:float) -> pd.DataFrame:
         me_ = [_mean(gens, strategy='me', k=k0, generation=g) for g in range(1, G + 1)]
         ge = [i >= m - noise for i, m in zip(im_, me_)]
         dropped = gens[(gens.strategy == 'im') & (gens.k == k0)].groupby('generation')['dropped'].mean().astype(int).tolist()
+        kept = int(gens[(gens.strategy == 'im') & (gens.k == k0)]['kept'].sum())
         add('IM ≥ ME at every generation', all(ge), "IM " + ' / '.join(f'{v:.3f}' for v in im_) + " vs ME " + ' / '.join(f'{v:.3f}' for v in me_)
-            + f"; pairs the IM filter dropped per generation: {dropped}")
-        add('IM > LDT from G1', cmp(im_[0], b['ldt']), f"IM G1 {im_[0]:.3f} vs LDT {b['ldt']:.3f}")
+            + f"; pairs the IM filter dropped per generation: {dropped}" + ('' if kept else '; the filter dropped every pair, so IM students saw LD only'), kept > 0)
+        add('IM > LDT from G1', cmp(im_[0], b['ldt']), f"IM G1 {im_[0]:.3f} vs LDT {b['ldt']:.3f}" + ('' if kept else ' (no IM pair kept)'), kept > 0)
     else: add('IM ≥ ME at every generation', None, 'needs strategies im and me', False)
     if 'im' in strat:
         f = gens[gens.strategy == 'im'].groupby('generation')['im_frac'].mean()
@@ -221,7 +222,7 @@ def im_hybrids(run:Run, cfg:HybridCfg):
     gens, bases = run_im(run, cfg, data)
     write_im_report(run, cfg, gens, bases, data, time.time() - t0)
 
-# %% ../../nbs/14f_recipes.im.ipynb #2f5ac9fb
+# %% ../../nbs/14f_recipes.im.ipynb #91d44223
 @register_demo_step('im')
 def demo_im_step(run:Run, cfg, ctx:dict) -> list:
     "Demo step: 10 % of the training images keep labels; LDT teachers vs one IM generation; one table."
