@@ -480,7 +480,8 @@ def _recipe_smoke(name, fn):
     return True
 
 RECIPES = Registry('recipe', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.demo',
-                                        'segkit.recipes.sweep', 'segkit.recipes.fewshot', 'segkit.recipes.spoco', 'segkit.recipes.plantseg', 'segkit.recipes.noise'),
+                                        'segkit.recipes.sweep', 'segkit.recipes.fewshot', 'segkit.recipes.spoco', 'segkit.recipes.plantseg', 'segkit.recipes.noise',
+                                        'segkit.recipes.im'),
                    smoke=_recipe_smoke)
 
 def recipe(name:str, # the public name (`segkit run NAME`)
@@ -512,7 +513,8 @@ def _demo_step_smoke(name, fn):
     inspect.signature(fn).bind(None, None, None)
     return True
 
-DEMO_STEPS = Registry('demo step', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.plantseg', 'segkit.recipes.noise'), smoke=_demo_step_smoke)
+DEMO_STEPS = Registry('demo step', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.plantseg', 'segkit.recipes.noise',
+                                        'segkit.recipes.im'), smoke=_demo_step_smoke)
 
 def register_demo_step(name:str):
     "Decorator: register `fn(run, cfg, ctx) -> list[str]` (markdown lines) as an optional step of the demo tour."

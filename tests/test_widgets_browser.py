@@ -10,7 +10,8 @@ TUTORIALS = ROOT / 'nbs' / 'tutorials'
 CASES = {'cam_inspector.ipynb': ('method', 'image'), 'neighbor_explorer.ipynb': ('PCA', 'query'),
          'feature_maps.ipynb': ('layer', 'channel rank'), 'coheg_explorer.ipynb': ('show', 'sample'),
          'plantseg_beta.ipynb': ('method', 'β'),
-         'noise_explorer.ipynb': ('preset', 'rate')}
+         'noise_explorer.ipynb': ('preset', 'rate'),
+         'im_explorer.ipynb': ('erosion e', 'ULD image')}
 
 def _skip(msg):
     warnings.warn(msg); print(f"\nWARNING: {msg}")
