@@ -4,7 +4,7 @@
 
 # %% ../nbs/14n_export.ipynb #9c645c1b
 from __future__ import annotations
-import json, re, sys, tempfile, warnings, zipfile
+import copy, json, re, sys, tempfile, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -182,13 +182,18 @@ def citations(source:str|None='nuclei', # training source in `SOURCES` (its `cit
     return out + list(extra)
 
 # %% ../nbs/14n_export.ipynb #a367cf83
+def _version(v) -> tuple: return tuple(int(p) for p in re.findall(r'\d+', str(v))[:3])
+
 def _bioimageio():
     "bioimageio.spec / core, imported on use (optional dependencies)."
     try:
+        import pydantic, bioimageio.spec as spec
         from bioimageio.spec.model import v0_5
         import bioimageio.core as core
     except ImportError as e:
         raise ImportError(f"segkit.export needs `bioimageio.core` (pip install 'bioimageio.core==0.11.0' 'pydantic>=2.10,<2.12'): {e}") from None
+    if _version(spec.__version__) <= (0, 5, 12) and _version(pydantic.VERSION)[:2] >= (2, 12):
+        raise ImportError(f"bioimageio.spec {spec.__version__} fails with pydantic {pydantic.VERSION} when writing packages; install 'pydantic>=2.10,<2.12'")
     return v0_5, core
 
 def _onnx_weights(s, model, x, d:Path, parent:str):
@@ -233,7 +238,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
     s, core = _bioimageio()
     model, cfg = load_exportable(src, kind)
     kname, e = exporter_of(model)
-    model = model.cpu().eval()
+    model = copy.deepcopy(model).cpu().eval()   # the caller's model keeps its device and mode
     cfg = dict(cfg, **(config or {}))
     source = source or cfg.get('source') or 'nuclei'
     n_in, n_out = e.kwargs(model)['n_in'], e.kwargs(model)['n_out']
@@ -312,8 +317,6 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
     return Exported(out, list(w), skipped, status)
 
 # %% ../nbs/14n_export.ipynb #76fc07a7
-def _version(v) -> tuple: return tuple(int(p) for p in re.findall(r'\d+', str(v))[:3])
-
 def read_rdf(package) -> dict:
     "The `rdf.yaml` of a package (zip file or folder) as a dict."
     import yaml
