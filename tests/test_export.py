@@ -88,3 +88,9 @@ def test_newer_spec_version(package, tmp_path):
             f.writestr(n, b)
     with pytest.raises(ValueError, match='spec version 0.7.* is newer than the installed bioimageio.spec'): check_package(fut)
     with pytest.raises(ValueError, match='is newer'): predict_package(fut, np.zeros((64, 64), np.float32))
+
+def test_export_leaves_the_model_alone(tmp_path):
+    net = UNet(1, 2, depth=2, base=4).train()
+    r = export_bioimageio(net, tmp_path / 'pkg', size=64)   # a folder package
+    assert net.training and (tmp_path / 'pkg' / 'rdf.yaml').exists() and r.status is None
+    assert check_package(tmp_path / 'pkg')['config']['segkit']['kind'] == 'unet'
