@@ -9,7 +9,7 @@ from torch import nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['conv_block', 'UNet', 'n_params', 'segnet_like']
+__all__ = ['conv_block', 'unpool2x', 'UNet', 'n_params', 'segnet_like']
 
 # %% ../../nbs/07_models.unet.ipynb #114caf65
 def conv_block(c_in:int, c_out:int, norm:bool=True) -> nn.Sequential:
@@ -18,6 +18,11 @@ def conv_block(c_in:int, c_out:int, norm:bool=True) -> nn.Sequential:
     for ci in (c_in, c_out):
         layers += [nn.Conv2d(ci, c_out, 3, padding=1, bias=not norm)] + ([nn.BatchNorm2d(c_out)] if norm else []) + [nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
+
+def unpool2x(x, idx):
+    "Max-unpooling by 2 (`nn.MaxUnpool2d(2)` with even sizes) as one scatter: traceable, so the U-Net exports to TorchScript."
+    n, c, h, w = x.shape
+    return x.new_zeros(n, c, 4 * h * w).scatter(2, idx.flatten(2), x.flatten(2)).view(n, c, 2 * h, 2 * w)
 
 class UNet(nn.Module):
     "U-Net with `depth` pooling levels, `base` feature maps at the top level, max-unpool or up-conv decoder."
@@ -63,7 +68,7 @@ class UNet(nn.Module):
         feats, idxs, x = self.encode(x)
         for up, dec, f, idx in zip(self.ups, self.decoder, reversed(feats), reversed(idxs)):
             x = up(x)
-            if self.up == 'unpool': x = self.unpool(x, idx, output_size=f.shape[-2:])
+            if self.up == 'unpool': x = unpool2x(x, idx)
             x = dec(torch.cat([f, x], 1) if self.skips else x)
         return self.head(x)[..., :h, :w]
 
