@@ -116,6 +116,6 @@ def spoco_recipe(run:Run, cfg:SpocoCfg):
           f"{len(data['train'][0])} train / {len(data['valid'][0])} valid images, {cfg.n_test} test images as central {cfg.eval_crop}² crops); ",
           f"U-Net depth {cfg.depth}, {cfg.base} maps, D = {cfg.dim}; {cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}².")
     if quick: rep.note("Quick preset: a pipeline check. The networks train for a minute; trends are not assessed. Run `--preset full` (GPU) for the thesis' protocol.")
-    rep.h2('Test scores (mean over seeds)').table(tab, '.3f')
+    rep.h2('Test scores (mean over seeds)').table(tab, '{:.3f}')
     rep.h2('Claims').bullets(sum((spoco_findings(df, c, quick) for c in cfg.clusterers[:1]), []))
     rep.write()
