@@ -133,6 +133,7 @@ def fit_unet(train:tuple, # (images, binary masks) to train on
              depth:int=3, # U-Net pooling levels (thesis: 4)
              base:int=16, # U-Net feature maps at the top level (thesis: 64)
              valid_crop:int|None=256, # central validation crops (a cheap fixed validation set; None: whole images)
+             patience:int|None=None, # stop after this many epochs without a lower validation loss (None: never)
              seed:int=0, # seeds initialisation, crops, flips and batch order
              device=None, # None: CUDA if available
              model:nn.Module|None=None, # another 2-class network (default: the thesis U-Net at `depth`/`base`)
@@ -145,7 +146,7 @@ def fit_unet(train:tuple, # (images, binary masks) to train on
     with torch_seeded(seed):
         dls = seg_dls((ti, tm), (vi, vm), bs=bs, crop=crop, flip=True, seed=seed, device=device, epoch_len=epoch_len if crop else None)
         net = model if model is not None else (lambda n_in: UNet(n_in, 2, depth=depth, base=base))
-        learn = make_learner(dls, net, DiceLoss(skip_bg=True), keep_best='memory')
+        learn = make_learner(dls, net, DiceLoss(skip_bg=True), keep_best='memory', early_stop=None if patience is None else dict(patience=patience))
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(epochs, lr)
     model = learn.model.eval()
     model.history = [dict(epoch=i, train_loss=float(v[0]), valid_loss=float(v[1])) for i, v in enumerate(learn.recorder.values)]
