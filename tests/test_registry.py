@@ -13,7 +13,7 @@ def _import_all():
 
 REGS = _import_all()
 EXPECTED = {'source', 'loss', 'CAM method', 'pretext task', 'encoder', 'architecture', 'recipe', 'demo step',
-            'instance post-processor', 'perturbation preset', 'pseudo-label strategy', 'exporter'}
+            'instance post-processor', 'perturbation preset', 'pseudo-label strategy', 'exporter', 'labeler'}
 
 def test_the_known_families_are_registries():
     missing = EXPECTED - set(REGS)
