@@ -8,11 +8,12 @@ import sys
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
-from ..core import torch_seeded, show_pairs, label_overlay
+from ..core import torch_seeded, show_pairs, label_overlay, INSTANCE, SEMANTIC
 from ..data.sources import get_source, SegSet
 from ..metrics.semantic import per_image_scores
 from ..learner import seg_dls, seg_learner, resume_from, predict_masks, read_history
 from ..models.unet import n_params
+from ..predict import save_model_spec
 from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS
 from fastai.callback.progress import ProgressCallback
 
@@ -120,6 +121,9 @@ def demo(run:Run, cfg:DemoCfg):
     images, masks = ds.arrays(None, layer)
     codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
     desc = ds.describe(); desc.to_csv(run.path / 'data.csv')
+    n_in = 1 if images[0].ndim == 2 else images[0].shape[0]   # model.json: how `segkit predict` rebuilds the network
+    save_model_spec(run.path / 'checkpoints', 'unet', dict(n_in=n_in, n_out=len(codes), depth=cfg.depth, base=cfg.base), codes,
+                    task=INSTANCE if ds.kind == INSTANCE else SEMANTIC, source=source, layer=layer)
     if not (run.path / 'figures' / 'data.png').exists():
         run.save_fig(show_pairs([images[i] for i in idx['train']], [ds.masks[i] for i in idx['train']], n=4), 'data')
     with torch_seeded(cfg.seed):
