@@ -27,10 +27,10 @@ def _parse_set(s:str|None) -> dict:
     except ValueError as e: raise CLIError(str(e)) from None
 
 # %% ../nbs/16_cli.ipynb #e73727f1
-def _check_resume(recipe:str, resume) -> None:
-    "`--resume` names a run folder of `recipe` whose config still validates and whose checkpoints can be read; else `CLIError`."
+def _check_resume(recipe:str, resume, opts:dict|None=None) -> None:
+    "`--resume` names a run folder of `recipe` whose config still validates, whose checkpoints can be read and which `opts` would not change; else `CLIError`."
     import zipfile, torch
-    from segkit.experiments import Run, cfg_load, get_recipe
+    from segkit.experiments import Run, cfg_load, get_recipe, resume_changes, resume_refusal
     p = Path(resume)
     if not (p / 'config.json').exists():
         raise CLIError(f"--resume: {resume} is not a segkit run folder (no config.json); pass a folder written by `segkit run`, "
@@ -38,8 +38,11 @@ def _check_resume(recipe:str, resume) -> None:
     run = Run.open(p)
     had = run.config.get('recipe')
     if had != recipe: raise CLIError(f"--resume: {resume} is a {had!r} run, not {recipe!r}; resume it with `segkit run {had} --resume {resume}`")
-    try: cfg_load(get_recipe(recipe).cfg, run.config)
+    cls = get_recipe(recipe).cfg
+    try: saved = cfg_load(cls, run.config)
     except ValueError as e: raise CLIError(f"--resume: {p / 'config.json'}: {_msg(e)}; start a new run instead") from None
+    unsafe = {k: v for k, v in resume_changes(cls, saved, opts or {}).items() if k not in cls.RESUME_SAFE}
+    if unsafe: raise CLIError(f"--resume {resume}: {resume_refusal(unsafe, cls)}")
     for f in sorted((p / 'checkpoints').rglob('*.pth')):
         try:
             if not zipfile.is_zipfile(f): raise ValueError('not a torch checkpoint (truncated?)')
@@ -65,7 +68,7 @@ def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
     if source == 'folder':   # your own data: cheap to load here, so pairing and format errors come before the run folder
         try: get_source('folder', path=path)
         except (KeyError, ValueError, FileNotFoundError, TypeError) as e: raise CLIError(f"--source folder: {_msg(e)}") from None
-    if resume is not None: _check_resume(recipe, resume)
+    if resume is not None: _check_resume(recipe, resume, opts)
 
 def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE --help` lists its options)", str, opt=False),
                source:str=None, # data source (default: the recipe's; see `segkit data`)
@@ -73,7 +76,7 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE 
                full:store_true=False, # the paper's full protocol (GPU) instead of the quick preset
                out:str='runs', # parent folder of the run folder
                resume:str=None, # an incomplete run folder to continue
-               seed:int=0, # random seed
+               seed:int=None, # random seed (default: 0)
                device:str=None, # 'cpu', 'cuda', ... (default: CUDA if available)
                set:str=None, # recipe options, e.g. "epochs=3,lr=0.01,rates=0.5,0.7" (typed by the recipe's config)
               ):

@@ -19,7 +19,8 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'RunLocked', 'Run', 'run_exit_code', 'parse_options', 'RecipeCfg', 'range_text',
            'cfg_from', 'cfg_load', 'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes',
-           'register_demo_step', 'demo_steps', 'run_recipe', 'summary_table', 'md_table', 'Report']
+           'register_demo_step', 'demo_steps', 'run_recipe', 'resume_changes', 'resume_refusal', 'summary_table',
+           'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -184,6 +185,20 @@ class Run:
         finally: self.unlock()
         return False   # never swallow the exception
 
+    def note_resume(self, update:bool=False, # merge `info` into the last resume instead of adding one
+                    **info):
+        "Record a resume in `status.json` under `resumes` (when, which process, and what `info` says: epochs, random state)."
+        st = self._read_status()
+        res = list(st.get('resumes', []))
+        if update and res: res[-1] = {**res[-1], **info}
+        else: res.append(dict(at=dt.datetime.now().isoformat(timespec='seconds'), pid=os.getpid(), **info))
+        self._set_status(st.get('state', 'created'), resumes=res)
+
+    @property
+    def resumes(self) -> list:
+        "The resumes recorded in `status.json` (empty for a run that ran in one go)."
+        return self._read_status().get('resumes', [])
+
     def done(self, step:str) -> bool: return (self.path / 'steps' / f'{step}.json').exists()
 
     def step(self, name:str, fn:Callable, *args, **kwargs):
@@ -263,6 +278,9 @@ class RecipeCfg:
         p_site='[0, 1]', focus='[0, 1]', alpha='[0, 1]', alphas='[0, 1]', rate='[0, 1]', rates='[0, 1]', coheg_rate='[0, 1]',
         ratios='[0, 1]', fractions='(0, 1]', key_momentum='[0, 1]')
     HELP: ClassVar[dict] = {}   # option → one-line help, for a field without a trailing `# comment`
+    # options that may change when a run is resumed: they do not change what is computed (the device can change the last
+    # bits of floating-point results; a recipe adds its own, e.g. how often it prints)
+    RESUME_SAFE: ClassVar[tuple] = ('device',)
 
     @classmethod
     def options(cls) -> list[str]:
@@ -537,6 +555,10 @@ def run_recipe(name:str, # a recipe in `RECIPES`
             if verbose: print(f"{run.path} is already complete; nothing to resume")
             return run
         cfg = cfg_load(rec.cfg, run.config)
+        changed = resume_changes(rec.cfg, cfg, overrides)
+        unsafe = {k: v for k, v in changed.items() if k not in rec.cfg.RESUME_SAFE}
+        if unsafe: raise ValueError(f"`resume`: {resume_refusal(unsafe, rec.cfg)}")
+        if changed: cfg = cfg.replace(**{k: v[1] for k, v in changed.items()})
     else:
         cfg = rec.config(preset, **overrides)
         cfg = cfg.replace(env=env_info(cfg.device))
@@ -544,11 +566,29 @@ def run_recipe(name:str, # a recipe in `RECIPES`
     if verbose: print(f"segkit {name} ({cfg.preset}) → {run.path}")
     t0 = time.time()
     with run:
+        if resume is not None:
+            run.note_resume(finished_steps=sorted(p.stem for p in (run.path / 'steps').glob('*.json')),
+                            changed={k: v[1] for k, v in changed.items()})
         rec.fn(run, cfg)
     run.elapsed = time.time() - t0
     if verbose and (run.path / 'metrics.csv').exists():
         print(summary_table(run).to_string()); print(f"report: {run.path / 'report.md'}  ({run.elapsed:.0f} s)")
     return run
+
+def resume_changes(cls:type, # the recipe's `RecipeCfg` subclass
+                   saved:RecipeCfg, # the config in the run folder
+                   overrides:dict, # options given now (None values: not given)
+                  ) -> dict:
+    "Option → (saved, new) for every option given now whose (typed) value differs from the saved one."
+    given = {k: v for k, v in overrides.items() if v is not None}
+    typed = cfg_from(cls, saved.preset, given).to_dict() if given else {}
+    return {k: (saved[k], typed[k]) for k in given if typed[k] != saved[k]}
+
+def resume_refusal(unsafe:dict, cls:type) -> str:
+    "The one-line refusal of options that would change a resumed run."
+    what = ', '.join(f"{k}={new!r} (saved: {old!r})" for k, (old, new) in unsafe.items())
+    return (f"{what} would change the run being resumed; only {', '.join(cls.RESUME_SAFE)} may change on resume: "
+            f"drop the option, or start a new run with it")
 
 def summary_table(run:Run) -> pd.DataFrame:
     "The run's `metrics.csv` as a metric × split table."

@@ -46,9 +46,10 @@ class DemoCfg(RecipeCfg):
 def _history_fig(hist:pd.DataFrame):
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
-    a.plot(hist['epoch'], hist['train_loss'], label='train'); a.plot(hist['epoch'], hist['valid_loss'], label='valid')
+    ep = hist['epoch'] + 1   # 1-based, as on the console; markers, so that a one-epoch run is not an empty plot
+    a.plot(ep, hist['train_loss'], 'o-', label='train'); a.plot(ep, hist['valid_loss'], 'o-', label='valid')
     a.set_xlabel('epoch'); a.set_ylabel('loss'); a.legend()
-    for c in hist.columns[3:-1]: b.plot(hist['epoch'], hist[c], label=c)
+    for c in hist.columns[3:-1]: b.plot(ep, hist[c], 'o-', label=c)
     b.set_xlabel('epoch'); b.legend(); fig.tight_layout()
     return fig
 
@@ -86,7 +87,9 @@ def train_demo(run:Run, cfg:DemoCfg, images, masks, codes, idx):
     ckpt, start = run.path / 'checkpoints' / 'last.pth', 0
     if ckpt.exists():
         start = resume_from(learn, ckpt)
-        print(f"resuming after epoch {start}/{cfg.epochs}")
+        run.note_resume(update=True, after_epoch=start, rng_restored=learn.resumed['exact'])
+        print(f"resuming after epoch {start}/{cfg.epochs}" + ('' if learn.resumed['exact'] else
+              " (without the saved random state: the results may differ from an uninterrupted run)"), flush=True)
     if not sys.stdout.isatty(): _plain_epoch_lines(learn, cfg.epochs)   # bars in a terminal, one line per epoch in logs
     if start < cfg.epochs: learn.fit_one_cycle(cfg.epochs, cfg.lr, start_epoch=start)
     return learn, read_history(run.path / 'history.csv')
@@ -142,9 +145,16 @@ def write_demo_report(run:Run, cfg:DemoCfg, ds:SegSet, hist:pd.DataFrame, learn,
     env = cfg.env or {}
     tab = summary_table(run)
     ep = hist[['epoch', 'train_loss', 'valid_loss']].astype({'epoch': int}).set_index('epoch')
+    ep.index = ep.index + 1   # 1-based, as on the console
     ep.columns = ['train loss', 'valid loss']
     rep = Report(run).h1(f"segkit demo — {ds.name}")
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seed {cfg.seed}, device `{env.get('device')}` ({env.get('device_name')}).")
+    res = run.resumes
+    if res:
+        exact = all(r.get('rng_restored', True) for r in res)
+        rep.note(f"Resumed {len(res)}× (" + '; '.join(f"{r['at']}" + (f", after epoch {r['after_epoch']}" if 'after_epoch' in r else '') for r in res)
+                 + ("). The random state was restored with the weights, so the results equal those of an uninterrupted run." if exact else
+                    "). **The random state of at least one resume was not restored: the results may differ from an uninterrupted run.**"))
     if ds.name.startswith('synthetic'): rep.note("Synthetic data: this run checks the pipeline; its numbers say nothing about real images.")
     rep.h2('Data').md([f"Source `{ds.name}` ({ds.kind}; classes {', '.join(ds.codes)}): "
                        + ', '.join(f"{(ds.split == s).sum()} {s}" for s in ('train', 'valid', 'test')) + " images."])
