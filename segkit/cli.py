@@ -66,9 +66,33 @@ def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
     if path is not None and not Path(path).exists():
         raise CLIError(f"--path: {path} does not exist; give the folder that holds a local copy of the source's data")
     if source == 'folder':   # your own data: cheap to load here, so pairing and format errors come before the run folder
-        try: get_source('folder', path=path)
+        try: get_source('folder', path=path, **opts.get('source_kw', {}))
         except (KeyError, ValueError, FileNotFoundError, TypeError) as e: raise CLIError(f"--source folder: {_msg(e)}") from None
     if resume is not None: _check_resume(recipe, resume, opts)
+
+def _source_value(v):
+    "A `--set` value for a source option: `a,b,c` or `[a,b,c]` of bare words → a tuple of strings."
+    if isinstance(v, str) and (',' in v or v[:1] in '[('):
+        return tuple(x.strip().strip('\'"') for x in v.strip('[]()').split(',') if x.strip())
+    return v
+
+def _source_options(recipe:str, opts:dict) -> dict:
+    "Move `--set` keys that are options of the data source (not of the recipe) into the recipe's `source_kw` option."
+    import inspect
+    from segkit.experiments import get_recipe
+    from segkit.data.sources import SOURCES
+    try: valid = get_recipe(recipe).cfg.options()
+    except KeyError: return opts   # unknown recipe: `_check_run` says so
+    extra, src = [k for k in opts if k not in valid], opts.get('source')
+    if not extra or src is None or src not in SOURCES: return opts
+    params = [p for p in inspect.signature(SOURCES[src]).parameters if p not in ('path', 'pair', 'kwargs')]
+    mine = [k for k in extra if k in params]
+    if not mine: return opts
+    if 'source_kw' not in valid:
+        raise CLIError(f"--set {mine[0]}: an option of source {src!r}, but recipe {recipe!r} does not pass options to its source "
+                       f"(the demo recipe does: `segkit run demo --source {src} --set {mine[0]}=…`)")
+    kw = dict(opts.get('source_kw') or {}, **{k: _source_value(opts[k]) for k in mine})
+    return dict({k: v for k, v in opts.items() if k not in mine}, source_kw=kw)
 
 def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE --help` lists its options)", str, opt=False),
                source:str=None, # data source (default: the recipe's; see `segkit data`)
@@ -83,7 +107,7 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE 
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
     from segkit.experiments import run_recipe
     from segkit.registry import UnknownName
-    opts = dict(source=source, path=path, seed=seed, device=device, **_parse_set(set))
+    opts = _source_options(recipe, dict(source=source, path=path, seed=seed, device=device, **_parse_set(set)))
     preset = 'full' if full else 'quick'
     _check_run(recipe, preset, opts, resume)   # before anything is created
     try: return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)

@@ -39,6 +39,7 @@ class DemoCfg(RecipeCfg):
     coheg_rate: float = 0.5 # `coheg` step: fraction of training images whose labels are dropped
     cam: dict = field(default_factory=dict) # `cam` step: overrides of `DEMO_CAM`
     pretext: dict = field(default_factory=dict) # `pretext` step: overrides of `DEMO_PRETEXT`
+    source_kw: dict = field(default_factory=dict) # options of the data source, e.g. folder: {'kind': 'instance', 'unpaired': 'skip'}
     FULL = dict(epochs=100, depth=4, base=64, bs=8, crop=256, epoch_len=800)
     CHOICES = dict(steps=lambda: DEMO_STEPS.names())
 
@@ -119,7 +120,7 @@ def demo(run:Run, cfg:DemoCfg):
     source = cfg.source or DEMO_SOURCE
     kw = dict(n=cfg.n, size=cfg.size, seed=cfg.seed) if source.startswith('synthetic') else {}
     steps = demo_steps(cfg.steps)   # unknown steps fail before any training
-    ds = get_source(source, path=cfg.path, **kw)
+    ds = get_source(source, path=cfg.path, **kw, **cfg.source_kw)
     layer = ds.default_layer   # foreground for instance sources, the class codes for semantic ones
     images, masks = ds.arrays(None, layer)
     codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
