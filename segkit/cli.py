@@ -53,12 +53,15 @@ def _check_resume(recipe:str, resume, opts:dict|None=None) -> None:
 
 def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
     "Everything `segkit run` can check before a run folder exists (names, option values and ranges, data path, resume folder)."
-    from segkit.experiments import get_recipe
+    from segkit.experiments import get_recipe, check_memory
     from segkit.data.sources import SOURCES, get_source
     try: rec = get_recipe(recipe)
     except KeyError as e: raise CLIError(f"{_msg(e)}; see `segkit list`") from None
-    try: rec.config(preset, **opts)
+    try: cfg = rec.config(preset, **opts)
     except ValueError as e: raise CLIError(f"{_msg(e)}; see `segkit run {recipe} --help`") from None
+    if resume is None:
+        try: check_memory(cfg, recipe)
+        except ValueError as e: raise CLIError(_msg(e)) from None
     source, path = opts.get('source'), opts.get('path')
     if source is not None:
         try: SOURCES.entry(source)   # unknown name: the registry's one error form

@@ -19,8 +19,8 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'RunLocked', 'Run', 'run_exit_code', 'parse_options', 'RecipeCfg', 'range_text',
            'cfg_from', 'cfg_load', 'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes',
-           'register_demo_step', 'demo_steps', 'run_recipe', 'resume_changes', 'resume_refusal', 'summary_table',
-           'md_table', 'Report']
+           'register_demo_step', 'demo_steps', 'available_gb', 'check_memory', 'run_recipe', 'resume_changes',
+           'resume_refusal', 'summary_table', 'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -298,6 +298,10 @@ class RecipeCfg:
         for c in reversed(cls.__mro__):
             if dataclasses.is_dataclass(c): merged.update(_field_comments(c), **vars(c).get('HELP', {}))
         return {k: merged.get(k, '') for k in cls.options()}
+    MEMORY_OPTIONS: ClassVar[tuple] = ()   # the options `memory_gb` depends on (named when a config is refused)
+    def memory_gb(self) -> float|None:
+        "A rough estimate of the memory training with this config needs, in GB (None: the recipe gives none)."
+        return None
     def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
     def replace(self, **changes) -> 'RecipeCfg': return dataclasses.replace(self, **changes)
     # a read-only mapping view, so helpers written for plain dicts (and demo-step contexts) accept a config
@@ -540,6 +544,30 @@ def demo_steps(names) -> list:
     return [(n, DEMO_STEPS[n]) for n in names]
 
 # %% ../nbs/14_experiments.ipynb #1b006631
+def available_gb(device=None) -> float|None:
+    "Free memory on `device` in GB: the GPU's free memory, or the host's available RAM (Linux); None where unknown."
+    dev = default_device(device)
+    if dev.type == 'cuda': return torch.cuda.mem_get_info(dev)[0] / 1e9
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024 / 1e9
+    except OSError: pass
+    return None
+
+def check_memory(cfg:RecipeCfg, # a validated config
+                 recipe:str|None=None, # its recipe, for the message
+                 have:float|None=None, # free GB (default: `available_gb(cfg.device)`)
+                ) -> str|None:
+    "Refuse (`ValueError`) a config whose memory estimate exceeds the free memory of its device; a warning line above half of it."
+    need = cfg.memory_gb()
+    have = available_gb(cfg.device) if have is None else have
+    if need is None or have is None or need <= have / 2: return None
+    opts = ', '.join(f"{k}={cfg[k]}" for k in type(cfg).MEMORY_OPTIONS)
+    what = f"{opts}{f' (recipe {recipe!r})' if recipe else ''}: training needs about {need:.1f} GB (rough estimate), the device has {have:.1f} GB free"
+    if need > have: raise ValueError(f"{what}; lower {' or '.join(type(cfg).MEMORY_OPTIONS) or 'the options'}")
+    return f"warning: {what}"
+
 def run_recipe(name:str, # a recipe in `RECIPES`
                preset:str='quick', # 'quick' or 'full'
                out='runs', # parent folder of the run folder
@@ -561,6 +589,8 @@ def run_recipe(name:str, # a recipe in `RECIPES`
         if changed: cfg = cfg.replace(**{k: v[1] for k, v in changed.items()})
     else:
         cfg = rec.config(preset, **overrides)
+        warn = check_memory(cfg, name)   # refuses before a run folder exists
+        if warn and verbose: print(warn, file=sys.stderr)
         cfg = cfg.replace(env=env_info(cfg.device))
         run = Run.create(name, cfg.to_dict(), out)
     if verbose: print(f"segkit {name} ({cfg.preset}) → {run.path}")

@@ -12,7 +12,7 @@ from ..core import torch_seeded, show_pairs, label_overlay, INSTANCE, SEMANTIC
 from ..data.sources import get_source, SegSet
 from ..metrics.semantic import per_image_scores
 from ..learner import seg_dls, seg_learner, resume_from, predict_masks, read_history
-from ..models.unet import n_params
+from ..models.unet import n_params, UNet
 from ..predict import save_model_spec
 from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS
 from fastai.callback.progress import ProgressCallback
@@ -40,6 +40,13 @@ class DemoCfg(RecipeCfg):
     cam: dict = field(default_factory=dict) # `cam` step: overrides of `DEMO_CAM`
     pretext: dict = field(default_factory=dict) # `pretext` step: overrides of `DEMO_PRETEXT`
     source_kw: dict = field(default_factory=dict) # options of the data source, e.g. folder: {'kind': 'instance', 'unpaired': 'skip'}
+    MEMORY_OPTIONS = ('depth', 'base', 'crop', 'bs')
+    def memory_gb(self) -> float:
+        "Rough training memory: weights, gradients and two Adam moments (fp32), plus ~30 feature maps of `base` channels per pixel of a crop."
+        import torch
+        with torch.device('meta'): n = n_params(UNet(1, 2, depth=self.depth, base=self.base))   # exact count, no memory
+        side = self.crop or (self.size if (self.source or '').startswith('synthetic') else 0)   # whole real images: size unknown here
+        return (16 * n + 30 * 4 * self.base * side ** 2 * self.bs) / 1e9
     FULL = dict(epochs=100, depth=4, base=64, bs=8, crop=256, epoch_len=800)
     CHOICES = dict(steps=lambda: DEMO_STEPS.names())
 
