@@ -63,6 +63,18 @@ def predict_nuclei(epochs:int=6, seed:int=0):
                          aji_plus=round(float(sc['aji_plus']), 4), f1=round(float(sc['f1']), 4), seconds=csv.loc[n, 'seconds']))
     df = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    from segkit.core import label_overlay
+    k = int(np.argsort(df.aji_plus.to_numpy())[len(df) // 2])   # the median image by AJI⁺
+    i, n = test[k], names[k]
+    img = ds.image(i); r, c = (np.array(img.shape) - 384) // 2
+    crop = lambda a: a[r:r + 384, c:c + 384]
+    fig, axs = plt.subplots(1, 3, figsize=(10.5, 3.8))
+    for ax, (title, a) in zip(axs, [('test image', None), (f"expert labels ({df.objects_true[k]} nuclei)", ds.label(i, 'instances')),
+                                    (f"segkit predict ({df.objects_pred[k]}; AJI⁺ {df.aji_plus[k]:.3f})", tifffile.imread(tmp / 'pred' / 'instances' / f'{n}.tif'))]):
+        ax.imshow(crop(img), cmap='gray') if a is None else ax.imshow(label_overlay(crop(img), crop(a)))
+        ax.set_title(title, fontsize=9); ax.set_axis_off()
+    fig.tight_layout(); fig.savefig(OUT / 'predict_nuclei.png', dpi=90); plt.close(fig)
     df.to_csv(OUT / 'predict_nuclei.csv', index=False)
     metrics = pd.read_csv(run.path / 'metrics.csv')
     dice = float(metrics.query("split == 'test' and metric == 'dice_fg (pooled)'")['value'].iloc[0]) if 'dice_fg (pooled)' in set(metrics.metric) else None
