@@ -59,9 +59,6 @@ def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
     except KeyError as e: raise CLIError(f"{_msg(e)}; see `segkit list`") from None
     try: cfg = rec.config(preset, **opts)
     except ValueError as e: raise CLIError(f"{_msg(e)}; see `segkit run {recipe} --help`") from None
-    if resume is None:
-        try: check_memory(cfg, recipe)
-        except ValueError as e: raise CLIError(_msg(e)) from None
     source, path = opts.get('source'), opts.get('path')
     if source is not None:
         try: SOURCES.entry(source)   # unknown name: the registry's one error form
@@ -72,6 +69,9 @@ def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
         try: get_source('folder', path=path, **opts.get('source_kw', {}))
         except (KeyError, ValueError, FileNotFoundError, TypeError) as e: raise CLIError(f"--source folder: {_msg(e)}") from None
     if resume is not None: _check_resume(recipe, resume, opts)
+    else:   # last: a config that is valid in every other way, but cannot fit in memory
+        try: check_memory(cfg, recipe)
+        except ValueError as e: raise CLIError(_msg(e)) from None
 
 def _source_value(v):
     "A `--set` value for a source option: `a,b,c` or `[a,b,c]` of bare words → a tuple of strings."
