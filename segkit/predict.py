@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastprogress.fastprogress import progress_bar
-from .core import normalize_percentile, default_device, check_choice, SEMANTIC, INSTANCE
+from .core import normalize_percentile, default_device, check_choice, torch_seeded, SEMANTIC, INSTANCE
 from .registry import Registry
 from .data.sources import read_image_file
 from .data.block import predict_tiled
@@ -85,7 +85,7 @@ def unet_arch(sd:dict, # a state dict of `segkit.models.unet.UNet`
                 skips=int(sd['decoder.0.0.weight'].shape[1]) == 2 * base * 2 ** (depth - 1), norm='encoder.0.1.weight' in sd)
 
 def _unet_example():
-    with torch.random.fork_rng(): torch.manual_seed(0); m = UNet(1, 2, depth=2, base=4)
+    with torch_seeded(0): m = UNet(1, 2, depth=2, base=4)
     return dict(kind='unet', arch=dict(n_in=1, n_out=2, depth=2, base=4), codes=['background', 'object'], task=INSTANCE), m.state_dict()
 
 @register_predictor('unet', _unet_example, "segkit's U-Net (thesis max-unpool or classic up-conv), rebuilt from model.json or its tensor shapes")
