@@ -227,12 +227,13 @@ def list_images(inputs, # image files and/or folders (searched recursively for P
 def _write_label(path:Path, a:np.ndarray, fmt:str):
     "A label map (or float maps, TIFF only) as `path.<fmt>`."
     path.parent.mkdir(parents=True, exist_ok=True)
+    path = path.with_name(f'{path.name}.{fmt}')   # not `with_suffix`: names such as 'scan.lif - Series001' keep their dots
     if fmt == 'tif':
         import tifffile
-        tifffile.imwrite(path.with_suffix('.tif'), a, photometric='minisblack', compression='zlib'); return
+        tifffile.imwrite(path, a, photometric='minisblack', compression='zlib'); return
     from PIL import Image
     if a.max(initial=0) > 65535: raise ValueError(f"{path}: {int(a.max())} objects do not fit a 16-bit PNG; use fmt='tif'")
-    Image.fromarray(a.astype(np.uint8 if a.max(initial=0) < 256 else np.uint16)).save(path.with_suffix('.png'))
+    Image.fromarray(a.astype(np.uint8 if a.max(initial=0) < 256 else np.uint16)).save(path)
 
 def _row(name:str, f:Path, img:np.ndarray, out:dict, codes, secs:float) -> dict:
     "One line of `predictions.csv`: size, class fractions and object statistics (areas in pixels), vectorised."

@@ -137,3 +137,12 @@ def test_cli_exit_codes_and_one_line_errors(tmp_path, capsys):
         assert main(['predict', *args, '--out', str(tmp_path / 'o2')]) == 2
         err = capsys.readouterr().err
         assert msg in err and err.count('\n') == 1, err
+
+def test_names_with_dots_keep_them(tmp_path):
+    "'scan.lif - Series001.tif' and 'scan.tif' are two outputs (a `with_suffix` bug wrote both as 'scan.tif')."
+    ck, _ = _ckpt(tmp_path / 'm')
+    (tmp_path / 'ims').mkdir()
+    for n in ('scan.lif - Series001.tif', 'scan.tif'): _write_tif(tmp_path / 'ims' / n, np.random.default_rng(0).random((20, 24)).astype(np.float32))
+    df = predict_files(ck, tmp_path / 'ims', tmp_path / 'o', tile=16, overlap=4, device='cpu', progress=False)
+    assert sorted(df.index) == ['scan', 'scan.lif - Series001']
+    assert sorted(p.name for p in (tmp_path / 'o' / 'masks').iterdir()) == ['scan.lif - Series001.tif', 'scan.tif']
