@@ -31,7 +31,7 @@ def _predict_tiled():
             lambda: dict(pixels=int(img.size), max_abs_prob_diff=float(np.abs(predict_image(p, img, 256, 32, postprocess='none')['probs']
                                                                              - predict_masks(m, [x], return_probs=True)[1][0]).max())))
 
-def predict_nuclei(epochs:int=6, seed:int=0):
+def predict_nuclei(epochs:int=6, seed:int=0, run_path=None):
     "Train a small demo U-Net on `nuclei`, `segkit predict` its test images, score the instances; write the result files."
     from segkit.experiments import run_recipe, env_info
     from segkit.data.sources import get_source, _write_tif
@@ -41,8 +41,9 @@ def predict_nuclei(epochs:int=6, seed:int=0):
     opts = dict(epochs=epochs, depth=3, base=16, crop=128, epoch_len=96, bs=8, steps=[], seed=seed)
     tmp = Path(tempfile.mkdtemp())
     t0 = time.time()
-    run = run_recipe('demo', out=tmp / 'runs', **opts, verbose=False)
-    t_train = time.time() - t0
+    if run_path is None: run = run_recipe('demo', out=tmp / 'runs', **opts, verbose=False)
+    else: run = run_recipe('demo', resume=run_path, verbose=False)   # a finished run: reused as it is
+    t_train = time.time() - t0 if run_path is None else json.loads((run.path / 'status.json').read_text()).get('train_seconds', float('nan'))
     ds = get_source('nuclei')
     test = ds.indices('test')
     names = [ds.meta['file'].iloc[i].replace('/', '__').removesuffix('.tif') for i in test]
@@ -90,5 +91,5 @@ def predict_nuclei(epochs:int=6, seed:int=0):
     return df
 
 if __name__ == '__main__':
-    if sys.argv[1:2] == ['predict_nuclei']: predict_nuclei()
+    if sys.argv[1:2] == ['predict_nuclei']: predict_nuclei(run_path=sys.argv[2] if len(sys.argv) > 2 else None)
     else: raise SystemExit("usage: python bench/bench_runs.py predict_nuclei   (benchmarks: python bench/run.py predict_tiled)")
