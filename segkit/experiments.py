@@ -19,7 +19,8 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'RunLocked', 'Run', 'run_exit_code', 'parse_options', 'RecipeCfg', 'range_text',
            'cfg_from', 'cfg_load', 'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes',
-           'register_demo_step', 'demo_steps', 'run_recipe', 'summary_table', 'md_table', 'Report']
+           'register_demo_step', 'demo_steps', 'available_gb', 'check_memory', 'run_recipe', 'resume_changes',
+           'resume_refusal', 'summary_table', 'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -184,6 +185,20 @@ class Run:
         finally: self.unlock()
         return False   # never swallow the exception
 
+    def note_resume(self, update:bool=False, # merge `info` into the last resume instead of adding one
+                    **info):
+        "Record a resume in `status.json` under `resumes` (when, which process, and what `info` says: epochs, random state)."
+        st = self._read_status()
+        res = list(st.get('resumes', []))
+        if update and res: res[-1] = {**res[-1], **info}
+        else: res.append(dict(at=dt.datetime.now().isoformat(timespec='seconds'), pid=os.getpid(), **info))
+        self._set_status(st.get('state', 'created'), resumes=res)
+
+    @property
+    def resumes(self) -> list:
+        "The resumes recorded in `status.json` (empty for a run that ran in one go)."
+        return self._read_status().get('resumes', [])
+
     def done(self, step:str) -> bool: return (self.path / 'steps' / f'{step}.json').exists()
 
     def step(self, name:str, fn:Callable, *args, **kwargs):
@@ -263,6 +278,9 @@ class RecipeCfg:
         p_site='[0, 1]', focus='[0, 1]', alpha='[0, 1]', alphas='[0, 1]', rate='[0, 1]', rates='[0, 1]', coheg_rate='[0, 1]',
         ratios='[0, 1]', fractions='(0, 1]', key_momentum='[0, 1]')
     HELP: ClassVar[dict] = {}   # option → one-line help, for a field without a trailing `# comment`
+    # options that may change when a run is resumed: they do not change what is computed (the device can change the last
+    # bits of floating-point results; a recipe adds its own, e.g. how often it prints)
+    RESUME_SAFE: ClassVar[tuple] = ('device',)
 
     @classmethod
     def options(cls) -> list[str]:
@@ -280,6 +298,10 @@ class RecipeCfg:
         for c in reversed(cls.__mro__):
             if dataclasses.is_dataclass(c): merged.update(_field_comments(c), **vars(c).get('HELP', {}))
         return {k: merged.get(k, '') for k in cls.options()}
+    MEMORY_OPTIONS: ClassVar[tuple] = ()   # the options `memory_gb` depends on (named when a config is refused)
+    def memory_gb(self) -> float|None:
+        "A rough estimate of the memory training with this config needs, in GB (None: the recipe gives none)."
+        return None
     def to_dict(self) -> dict: return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
     def replace(self, **changes) -> 'RecipeCfg': return dataclasses.replace(self, **changes)
     # a read-only mapping view, so helpers written for plain dicts (and demo-step contexts) accept a config
@@ -525,6 +547,30 @@ def demo_steps(names) -> list:
     return [(n, DEMO_STEPS[n]) for n in names]
 
 # %% ../nbs/14_experiments.ipynb #1b006631
+def available_gb(device=None) -> float|None:
+    "Free memory on `device` in GB: the GPU's free memory, or the host's available RAM (Linux); None where unknown."
+    dev = default_device(device)
+    if dev.type == 'cuda': return torch.cuda.mem_get_info(dev)[0] / 1e9
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024 / 1e9
+    except OSError: pass
+    return None
+
+def check_memory(cfg:RecipeCfg, # a validated config
+                 recipe:str|None=None, # its recipe, for the message
+                 have:float|None=None, # free GB (default: `available_gb(cfg.device)`)
+                ) -> str|None:
+    "Refuse (`ValueError`) a config whose memory estimate exceeds the free memory of its device; a warning line above half of it."
+    need = cfg.memory_gb()
+    have = available_gb(cfg.device) if have is None else have
+    if need is None or have is None or need <= have / 2: return None
+    opts = ', '.join(f"{k}={cfg[k]}" for k in type(cfg).MEMORY_OPTIONS)
+    what = f"{opts}{f' (recipe {recipe!r})' if recipe else ''}: training needs about {need:.1f} GB (rough estimate), the device has {have:.1f} GB free"
+    if need > have: raise ValueError(f"{what}; lower {' or '.join(type(cfg).MEMORY_OPTIONS) or 'the options'}")
+    return f"warning: {what}"
+
 def run_recipe(name:str, # a recipe in `RECIPES`
                preset:str='quick', # 'quick' or 'full'
                out='runs', # parent folder of the run folder
@@ -540,18 +586,42 @@ def run_recipe(name:str, # a recipe in `RECIPES`
             if verbose: print(f"{run.path} is already complete; nothing to resume")
             return run
         cfg = cfg_load(rec.cfg, run.config)
+        changed = resume_changes(rec.cfg, cfg, overrides)
+        unsafe = {k: v for k, v in changed.items() if k not in rec.cfg.RESUME_SAFE}
+        if unsafe: raise ValueError(f"`resume`: {resume_refusal(unsafe, rec.cfg)}")
+        if changed: cfg = cfg.replace(**{k: v[1] for k, v in changed.items()})
     else:
         cfg = rec.config(preset, **overrides)
+        warn = check_memory(cfg, name)   # refuses before a run folder exists
+        if warn and verbose: print(warn, file=sys.stderr)
         cfg = cfg.replace(env=env_info(cfg.device))
         run = Run.create(name, cfg.to_dict(), out)
     if verbose: print(f"segkit {name} ({cfg.preset}) → {run.path}")
     t0 = time.time()
     with run:
+        if resume is not None:
+            run.note_resume(finished_steps=sorted(p.stem for p in (run.path / 'steps').glob('*.json')),
+                            changed={k: v[1] for k, v in changed.items()})
         rec.fn(run, cfg)
     run.elapsed = time.time() - t0
     if verbose and (run.path / 'metrics.csv').exists():
         print(summary_table(run).to_string()); print(f"report: {run.path / 'report.md'}  ({run.elapsed:.0f} s)")
     return run
+
+def resume_changes(cls:type, # the recipe's `RecipeCfg` subclass
+                   saved:RecipeCfg, # the config in the run folder
+                   overrides:dict, # options given now (None values: not given)
+                  ) -> dict:
+    "Option → (saved, new) for every option given now whose (typed) value differs from the saved one."
+    given = {k: v for k, v in overrides.items() if v is not None}
+    typed = cfg_from(cls, saved.preset, given).to_dict() if given else {}
+    return {k: (saved[k], typed[k]) for k in given if typed[k] != saved[k]}
+
+def resume_refusal(unsafe:dict, cls:type) -> str:
+    "The one-line refusal of options that would change a resumed run."
+    what = ', '.join(f"{k}={new!r} (saved: {old!r})" for k, (old, new) in unsafe.items())
+    return (f"{what} would change the run being resumed; only {', '.join(cls.RESUME_SAFE)} may change on resume: "
+            f"drop the option, or start a new run with it")
 
 def summary_table(run:Run) -> pd.DataFrame:
     "The run's `metrics.csv` as a metric × split table."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_learner.ipynb #e3ca7b03
 from __future__ import annotations
-import io, os, random, shutil
+import io, json, os, random, shutil, warnings
 from pathlib import Path
 from typing import Callable, NamedTuple
 import numpy as np
@@ -36,10 +36,10 @@ from .metrics.semantic import PresentDice  # noqa: F401  (re-exported: it lived 
 from .metrics.classification import site_target, SiteCounts, binary_counts
 
 # %% auto #0
-__all__ = ['dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'CheckpointError', 'EpochCheckpoint',
-           'resume_from', 'read_history', 'Diverged', 'DivergenceCheck', 'make_learner', 'seg_learner',
-           'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns', 'train_site_classifiers', 'predict_masks',
-           'ArraySegDataset', 'seg_dls', 'array_dls']
+__all__ = ['dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'rng_state', 'set_rng_state', 'CheckpointError',
+           'EpochCheckpoint', 'resume_from', 'read_history', 'Diverged', 'DivergenceCheck', 'make_learner',
+           'seg_learner', 'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns', 'train_site_classifiers',
+           'predict_masks', 'ArraySegDataset', 'seg_dls', 'array_dls']
 
 # %% ../nbs/08_learner.ipynb #a5ed9f7e
 _all_ = ['ArraySegDataset', 'seg_dls', 'array_dls']   # defined in `segkit.data.block`; importable from here as before
@@ -118,6 +118,61 @@ class EarlyStop(EarlyStoppingCallback):
         v = self.recorder.values
         if getattr(self, 'fitting', False) and len(v) and len(v[-1]) > self.idx: super().after_epoch()
 
+# %% ../nbs/08_learner.ipynb #60164aa5
+_GENERATORS = (random.Random, np.random.Generator, torch.Generator)
+
+def _rng_holders(learn:Learner) -> dict:
+    "Every generator object of the learner's loaders (with their datasets and samplers) and callbacks, by a stable path."
+    found, seen, names = {}, set(), {}
+    def walk(obj, path, depth):
+        if id(obj) in seen: return
+        seen.add(id(obj))
+        for k, v in sorted(getattr(obj, '__dict__', {}).items()):
+            if isinstance(v, _GENERATORS): found[f'{path}.{k}'] = v
+            elif depth < 3 and type(v).__module__.split('.')[0] == 'segkit' and not isinstance(v, nn.Module): walk(v, f'{path}.{k}', depth + 1)
+    for i, dl in enumerate(learn.dls.loaders): walk(dl, f'dl{i}', 0)
+    for cb in learn.cbs:
+        n = type(cb).__name__; names[n] = names.get(n, -1) + 1
+        walk(cb, f"cb.{n}{names[n] or ''}", 0)
+    return found
+
+def _gen_state(g):
+    if isinstance(g, torch.Generator): return g.get_state()
+    return json.dumps(g.getstate() if isinstance(g, random.Random) else g.bit_generator.state, default=lambda a: a.tolist())
+
+def _np_state(d:dict) -> dict:
+    "A NumPy bit-generator state read back from JSON (MT19937 keeps its key as an array)."
+    if d.get('bit_generator') == 'MT19937': d['state']['key'] = np.asarray(d['state']['key'], np.uint32)
+    return d
+
+def _set_gen_state(g, s):
+    if isinstance(g, torch.Generator): g.set_state(s.cpu())
+    elif isinstance(g, random.Random): v, st, gauss = json.loads(s); g.setstate((v, tuple(st), gauss))
+    else: g.bit_generator.state = _np_state(json.loads(s))
+
+def rng_state(learn:Learner|None=None, # also the generators its loaders, datasets, samplers and callbacks hold
+             ) -> dict:
+    "The state of every random generator that shapes training, in a form `torch.load(weights_only=True)` reads."
+    st = dict(torch=torch.get_rng_state(), numpy=json.dumps(np.random.get_state(legacy=False), default=lambda a: a.tolist()),
+              python=json.dumps(random.getstate()))
+    if torch.cuda.is_available() and torch.cuda.is_initialized(): st['cuda'] = torch.cuda.get_rng_state_all()
+    if learn is not None: st['objects'] = {k: _gen_state(g) for k, g in _rng_holders(learn).items()}
+    return st
+
+def set_rng_state(st:dict, # from `rng_state`
+                  learn:Learner|None=None, # the learner whose generators to restore
+                 ) -> list:
+    "Restore the generators saved by `rng_state`; returns the paths of `learn`'s generators that had no saved state (or vanished)."
+    torch.set_rng_state(st['torch'].cpu())
+    if 'cuda' in st and torch.cuda.is_available() and len(st['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in st['cuda']])
+    np.random.set_state(_np_state(json.loads(st['numpy'])))
+    v, s, gauss = json.loads(st['python']); random.setstate((v, tuple(s), gauss))
+    if learn is None: return []
+    have, saved = _rng_holders(learn), st.get('objects', {})
+    for k in saved.keys() & have.keys(): _set_gen_state(have[k], saved[k])
+    return sorted(saved.keys() ^ have.keys())
+
 # %% ../nbs/08_learner.ipynb #1e7f456f
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be loaded; the message names the file and the fix."
@@ -131,16 +186,26 @@ def _keep_prev(last:Path, prev:Path):
     tmp.replace(prev)
 
 class EpochCheckpoint(Callback):
-    "Save model and optimiser state to `folder/last.pth` after every epoch (atomically), keeping the one before as `prev.pth`, for resuming."
+    "Save model, optimiser and random-generator state to `folder/last.pth` after every trained epoch (atomically), keeping the one before as `prev.pth`, for an exact resume."
     order = 60
-    def __init__(self, folder): self.folder = Path(folder)
+    def __init__(self, folder): self.folder, self.pending = Path(folder), None
+    def before_epoch(self): self.trained = False
+    def before_train(self):
+        self.trained = True
+        if self.pending is not None:   # a resumed fit continues the smoothed training loss (the recorder reset it in `before_fit`)
+            sl = self.learn.recorder.smooth_loss
+            sl.count, sl.val = int(self.pending['count']), self.pending['val'].detach().clone().to(sl.val.device if torch.is_tensor(sl.val) else 'cpu')
+            self.pending = None
     def after_epoch(self):
+        if not getattr(self, 'trained', False): return   # `validate()` and epochs skipped by `fit(start_epoch=…)` save nothing
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp, last = self.folder / 'last.pth.tmp', self.folder / 'last.pth'
         opt = self.learn.opt.state_dict()   # plain containers, so that loading needs no pickled classes
         plain = lambda d: {k: v if isinstance(v, torch.Tensor) else (v.item() if hasattr(v, 'item') else v) for k, v in d.items()}
         opt = {'state': [plain(s) for s in opt['state']], 'hypers': [plain(h) for h in opt['hypers']]}
-        torch.save({'model': self.learn.model.state_dict(), 'opt': opt, 'epoch': self.epoch}, tmp)
+        sl = self.learn.recorder.smooth_loss
+        smooth = dict(count=int(sl.count), val=torch.as_tensor(sl.val).as_subclass(torch.Tensor).detach().cpu().clone())   # plain tensor: no pickled fastai class
+        torch.save({'model': self.learn.model.state_dict(), 'opt': opt, 'epoch': self.epoch, 'rng': rng_state(self.learn), 'smooth': smooth}, tmp)
         if last.exists(): _keep_prev(last, self.folder / 'prev.pth')
         tmp.replace(last)
 
@@ -159,7 +224,9 @@ def _ckpt_error(ckpt:Path, what:str, e:Exception) -> CheckpointError:
         except Exception: pass
     return CheckpointError(f"checkpoint {ckpt} {what} ({type(e).__name__}: {why}); {fix}or delete it to train from the first epoch")
 
-def resume_from(learn:Learner, ckpt) -> int:
+def resume_from(learn:Learner, ckpt, # an `EpochCheckpoint` file
+                rng:bool=True, # also restore the random generators, so the rest of the fit equals an uninterrupted one
+               ) -> int:
     "Load a checkpoint written by `EpochCheckpoint` into `learn`; return the number of finished epochs (`CheckpointError` if it cannot be loaded)."
     ckpt = Path(ckpt)
     if not ckpt.exists(): raise FileNotFoundError(f"`ckpt`: no checkpoint at {ckpt}")
@@ -170,7 +237,17 @@ def resume_from(learn:Learner, ckpt) -> int:
         if learn.opt is None: learn.create_opt()
         learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
     except Exception as e: raise _ckpt_error(ckpt, 'does not fit this model', e) from None
-    return int(state['epoch']) + 1
+    done, exact = int(state['epoch']) + 1, False
+    if rng and state.get('rng') is None:
+        warnings.warn(f"{ckpt} holds no random-generator state (an older checkpoint): the resumed fit will differ from an uninterrupted one", stacklevel=2)
+    elif rng:
+        missing = set_rng_state(state['rng'], learn)
+        exact = not missing
+        if missing: warnings.warn(f"{ckpt}: generators without a saved state ({', '.join(missing)}): the resumed fit may differ from an uninterrupted one", stacklevel=2)
+    cb = next((c for c in learn.cbs if isinstance(c, EpochCheckpoint)), None)
+    if cb is not None and state.get('smooth') is not None: cb.pending = state['smooth']
+    learn.resumed = dict(after_epoch=done, exact=exact, checkpoint=str(ckpt))
+    return done
 
 def read_history(path) -> pd.DataFrame:
     "Per-epoch history written by `CSVLogger(append=True)` across resumes: repeated headers and skipped epochs dropped, last row per epoch kept."

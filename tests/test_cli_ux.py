@@ -156,3 +156,33 @@ def test_bare_words_in_brackets():
     assert get_recipe('demo').config(steps='[coheg,cam]').steps == ('coheg', 'cam')
     code, _, err = cli('run', 'demo', '--set', 'steps=[nosuchstep]')
     assert code == 2 and "unknown value for 'steps' 'nosuchstep' for recipe 'demo'" in err
+
+# ---- your own data from the command line (issue 15 item 8)
+
+def _folder(root, n=6, size=32, lonely=True):
+    "images/ + masks/ (instance ids) of synthetic blobs, and one image without a mask."
+    import numpy as np
+    from segkit.core import synth_blobs
+    s = synth_blobs(n, size, seed=0)
+    for sub in ('images', 'masks'): (root / sub).mkdir(parents=True)
+    for k in range(n):
+        np.save(root / 'images' / f'b{k}.npy', s.images[k]); np.save(root / 'masks' / f'b{k}.npy', s.masks[k].astype(np.int32))
+    if lonely: np.save(root / 'images' / 'lonely.npy', s.images[0])
+    return root
+
+def test_folder_source_options_from_the_cli(tmp_path):
+    d = _folder(tmp_path / 'data')
+    out = str(tmp_path / 'runs')
+    code, _, err = cli('run', 'demo', '--source', 'folder', '--path', str(d), '--out', out, '--set', 'epochs=1')
+    assert code == 2 and "pass unpaired='skip'" in err and no_runs(tmp_path)
+    code, _, err = cli('run', 'demo', '--source', 'folder', '--path', str(d), '--out', out, '--set', 'kind=blobs,unpaired=skip')
+    assert code == 2 and "`kind`: expected 'semantic' or 'instance', got 'blobs'" in err and no_runs(tmp_path)
+    code, _, err = cli('run', 'coheg-ablation', '--source', 'folder', '--path', str(d), '--out', out, '--set', 'kind=instance')
+    assert code == 2 and "recipe 'coheg-ablation' does not pass options to its source" in err and no_runs(tmp_path)
+    code, so, err = cli('run', 'demo', '--source', 'folder', '--path', str(d), '--out', out, '--device', 'cpu', '--set',
+                        'kind=instance,unpaired=skip,codes=background,blob,epochs=1,depth=1,base=4,crop=None,bs=2,steps=[]')
+    assert code == 0, err
+    (run,) = (tmp_path / 'runs').iterdir()
+    cfg = json.loads((run / 'config.json').read_text())
+    assert cfg['source_kw'] == {'kind': 'instance', 'unpaired': 'skip', 'codes': ['background', 'blob']}
+    assert 'skipped 1 unpaired files' in so and json.loads((run / 'checkpoints' / 'model.json').read_text())['task'] == 'instance'

@@ -8,11 +8,12 @@ import sys
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
-from ..core import torch_seeded, show_pairs, label_overlay
+from ..core import torch_seeded, show_pairs, label_overlay, INSTANCE, SEMANTIC
 from ..data.sources import get_source, SegSet
 from ..metrics.semantic import per_image_scores
 from ..learner import seg_dls, seg_learner, resume_from, predict_masks, read_history
-from ..models.unet import n_params
+from ..models.unet import n_params, UNet
+from ..predict import save_model_spec
 from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS
 from fastai.callback.progress import ProgressCallback
 
@@ -38,6 +39,14 @@ class DemoCfg(RecipeCfg):
     coheg_rate: float = 0.5 # `coheg` step: fraction of training images whose labels are dropped
     cam: dict = field(default_factory=dict) # `cam` step: overrides of `DEMO_CAM`
     pretext: dict = field(default_factory=dict) # `pretext` step: overrides of `DEMO_PRETEXT`
+    source_kw: dict = field(default_factory=dict) # options of the data source, e.g. folder: {'kind': 'instance', 'unpaired': 'skip'}
+    MEMORY_OPTIONS = ('depth', 'base', 'crop', 'bs')
+    def memory_gb(self) -> float:
+        "Rough training memory: weights, gradients and two Adam moments (fp32), plus ~30 feature maps of `base` channels per pixel of a crop."
+        import torch
+        with torch.device('meta'): n = n_params(UNet(1, 2, depth=self.depth, base=self.base))   # exact count, no memory
+        side = self.crop or (self.size if (self.source or '').startswith('synthetic') else 0)   # whole real images: size unknown here
+        return (16 * n + 30 * 4 * self.base * side ** 2 * self.bs) / 1e9
     FULL = dict(epochs=100, depth=4, base=64, bs=8, crop=256, epoch_len=800)
     CHOICES = dict(steps=lambda: DEMO_STEPS.names())
 
@@ -45,9 +54,10 @@ class DemoCfg(RecipeCfg):
 def _history_fig(hist:pd.DataFrame):
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
-    a.plot(hist['epoch'], hist['train_loss'], label='train'); a.plot(hist['epoch'], hist['valid_loss'], label='valid')
+    ep = hist['epoch'] + 1   # 1-based, as on the console; markers, so that a one-epoch run is not an empty plot
+    a.plot(ep, hist['train_loss'], 'o-', label='train'); a.plot(ep, hist['valid_loss'], 'o-', label='valid')
     a.set_xlabel('epoch'); a.set_ylabel('loss'); a.legend()
-    for c in hist.columns[3:-1]: b.plot(hist['epoch'], hist[c], label=c)
+    for c in hist.columns[3:-1]: b.plot(ep, hist[c], 'o-', label=c)
     b.set_xlabel('epoch'); b.legend(); fig.tight_layout()
     return fig
 
@@ -85,7 +95,9 @@ def train_demo(run:Run, cfg:DemoCfg, images, masks, codes, idx):
     ckpt, start = run.path / 'checkpoints' / 'last.pth', 0
     if ckpt.exists():
         start = resume_from(learn, ckpt)
-        print(f"resuming after epoch {start}/{cfg.epochs}")
+        run.note_resume(update=True, after_epoch=start, rng_restored=learn.resumed['exact'])
+        print(f"resuming after epoch {start}/{cfg.epochs}" + ('' if learn.resumed['exact'] else
+              " (without the saved random state: the results may differ from an uninterrupted run)"), flush=True)
     if not sys.stdout.isatty(): _plain_epoch_lines(learn, cfg.epochs)   # bars in a terminal, one line per epoch in logs
     if start < cfg.epochs: learn.fit_one_cycle(cfg.epochs, cfg.lr, start_epoch=start)
     return learn, read_history(run.path / 'history.csv')
@@ -115,11 +127,14 @@ def demo(run:Run, cfg:DemoCfg):
     source = cfg.source or DEMO_SOURCE
     kw = dict(n=cfg.n, size=cfg.size, seed=cfg.seed) if source.startswith('synthetic') else {}
     steps = demo_steps(cfg.steps)   # unknown steps fail before any training
-    ds = get_source(source, path=cfg.path, **kw)
+    ds = get_source(source, path=cfg.path, **kw, **cfg.source_kw)
     layer = ds.default_layer   # foreground for instance sources, the class codes for semantic ones
     images, masks = ds.arrays(None, layer)
     codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
     desc = ds.describe(); desc.to_csv(run.path / 'data.csv')
+    n_in = 1 if images[0].ndim == 2 else images[0].shape[0]   # model.json: how `segkit predict` rebuilds the network
+    save_model_spec(run.path / 'checkpoints', 'unet', dict(n_in=n_in, n_out=len(codes), depth=cfg.depth, base=cfg.base), codes,
+                    task=INSTANCE if ds.kind == INSTANCE else SEMANTIC, source=source, layer=layer)
     if not (run.path / 'figures' / 'data.png').exists():
         run.save_fig(show_pairs([images[i] for i in idx['train']], [ds.masks[i] for i in idx['train']], n=4), 'data')
     with torch_seeded(cfg.seed):
@@ -138,9 +153,16 @@ def write_demo_report(run:Run, cfg:DemoCfg, ds:SegSet, hist:pd.DataFrame, learn,
     env = cfg.env or {}
     tab = summary_table(run)
     ep = hist[['epoch', 'train_loss', 'valid_loss']].astype({'epoch': int}).set_index('epoch')
+    ep.index = ep.index + 1   # 1-based, as on the console
     ep.columns = ['train loss', 'valid loss']
     rep = Report(run).h1(f"segkit demo — {ds.name}")
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seed {cfg.seed}, device `{env.get('device')}` ({env.get('device_name')}).")
+    res = run.resumes
+    if res:
+        exact = all(r.get('rng_restored', True) for r in res)
+        rep.note(f"Resumed {len(res)}× (" + '; '.join(f"{r['at']}" + (f", after epoch {r['after_epoch']}" if 'after_epoch' in r else '') for r in res)
+                 + ("). The random state was restored with the weights, so the results equal those of an uninterrupted run." if exact else
+                    "). **The random state of at least one resume was not restored: the results may differ from an uninterrupted run.**"))
     if ds.name.startswith('synthetic'): rep.note("Synthetic data: this run checks the pipeline; its numbers say nothing about real images.")
     rep.h2('Data').md([f"Source `{ds.name}` ({ds.kind}; classes {', '.join(ds.codes)}): "
                        + ', '.join(f"{(ds.split == s).sum()} {s}" for s in ('train', 'valid', 'test')) + " images."])
