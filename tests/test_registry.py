@@ -13,7 +13,7 @@ def _import_all():
 
 REGS = _import_all()
 EXPECTED = {'source', 'loss', 'CAM method', 'pretext task', 'encoder', 'architecture', 'recipe', 'demo step',
-            'instance post-processor', 'perturbation preset', 'pseudo-label strategy', 'exporter', 'labeler'}
+            'instance post-processor', 'perturbation preset', 'pseudo-label strategy', 'exporter', 'labeler', 'predictor kind'}
 
 def test_the_known_families_are_registries():
     missing = EXPECTED - set(REGS)
