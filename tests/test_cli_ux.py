@@ -22,7 +22,7 @@ def no_runs(tmp_path): return not (tmp_path / 'runs').exists() or not any((tmp_p
     ('bs=0', "option 'bs': expected an int ≥ 1, got 0"),
     ('epochs=1.5', "option 'epochs': expected int, got 1.5"),
     ('coheg_rate=1.5', "option 'coheg_rate': expected a float in [0, 1], got 1.5"),
-    ("steps=['nosuchstep']", "unknown value for 'steps' 'nosuchstep' for recipe 'demo'; valid: cam, coheg, pretext"),
+    ("steps=['nosuchstep']", "unknown value for 'steps' 'nosuchstep' for recipe 'demo'; valid: cam, coheg, im, instances, noise, pretext"),
     ('epoks=3', "unknown option 'epoks' for recipe 'demo'; valid:"),
 ])
 def test_bad_option_values(tmp_path, opt, msg):
