@@ -17,7 +17,7 @@ def _disks(centres, r=11, shape=(40, 80)):
 def test_every_postprocessor_passes_its_smoke_check(name):
     out = POSTPROCESSORS.check(name)
     assert out.ndim == 2 and np.issubdtype(out.dtype, np.integer)
-    assert POSTPROCESSORS.help(name) and POSTPROCESSORS.meta(name)['needs'] in ('probabilities', 'boundary', 'boundary, nuclei', 'distances')
+    assert POSTPROCESSORS.help(name) and POSTPROCESSORS.meta(name)['needs'] in ('probabilities', 'boundary', 'boundary, nuclei', 'distances', 'embeddings')
 
 @pytest.mark.parametrize('name', [n for n in POSTPROCESSORS.names() if POSTPROCESSORS.meta(n)['needs'] == 'probabilities'])
 def test_every_probability_postprocessor_follows_the_contract(name):
@@ -29,7 +29,7 @@ def test_every_probability_postprocessor_follows_the_contract(name):
         assert len(np.unique(lab)) - 1 == 2                             # two separate disks: two objects
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(KeyError, match="unknown instance post-processor 'mutex'; known: components, distance_watershed, dtws, gasp, lifted_multicut, multicut, mws, scherr"):
+    with pytest.raises(KeyError, match="unknown instance post-processor 'mutex'; known: components, distance_watershed, dtws, gasp, hdbscan, lifted_multicut, meanshift, multicut, mws, mws_embedding, scherr"):
         get_postprocessor('mutex')
     with pytest.raises(TypeError, match="registered name or a callable"): get_postprocessor(3)
 

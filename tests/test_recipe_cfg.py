@@ -9,7 +9,8 @@ import torch
 from segkit.experiments import (RECIPES, DEMO_STEPS, RecipeCfg, Run, Report, cfg_from, cfg_load, get_recipe, list_recipes,
                                 parse_options, md_table)
 
-ALL_RECIPES = ['cam-mounds', 'cam-nuclei', 'coheg-ablation', 'coheg-alpha', 'coheg-merge', 'coheg-transfer', 'demo', 'selfsl-autotune', 'selfsl-bench']
+ALL_RECIPES = ['cam-mounds', 'cam-nuclei', 'coheg-ablation', 'coheg-alpha', 'coheg-merge', 'coheg-transfer', 'demo', 'fewshot-cells', 'grid-demo',
+               'im-hybrids', 'im-nuclei', 'neuboot', 'noise-robustness', 'plantseg', 'selfsl-autotune', 'selfsl-bench', 'spoco', 'upgrade']
 
 @dataclass(frozen=True)
 class Toy(RecipeCfg):
@@ -42,7 +43,7 @@ def test_recipe_list_does_not_depend_on_import_order():
     "In a fresh interpreter that imported no recipe module, the registries still list every recipe and demo step."
     code = "from segkit.experiments import RECIPES, DEMO_STEPS; print(','.join(RECIPES.names())); print(','.join(DEMO_STEPS.names()))"
     out = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == [','.join(ALL_RECIPES), 'cam,coheg,pretext']
+    assert out == [','.join(ALL_RECIPES), 'cam,coheg,im,instances,noise,pretext']
     assert list(list_recipes().index) == ALL_RECIPES
 
 # ---- configs
