@@ -60,7 +60,7 @@ def test_missing_help_is_detected():
 def test_run_recipe_help_lists_options():
     code, out, err = cli('run', 'demo', '--help')
     assert code == 0 and '--resume' in out
-    for s in ('epochs (int ≥ 1)', 'training epochs of the main U-Net', 'default 10; --full: 100', 'choices: cam, coheg, im, instances, noise, pretext',
+    for s in ('epochs (int ≥ 1)', 'training epochs of the main U-Net', 'default 10; --full: 100', 'choices: cam, coheg, im, instances,', 'noise, pretext',
               'lr (float > 0)', 'coheg_rate (float in [0, 1])'):
         assert s in out, s
     code, out2, _ = cli('list', 'demo')
