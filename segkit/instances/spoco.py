@@ -6,10 +6,11 @@
 from __future__ import annotations
 import numpy as np, torch
 from fastai.callback.core import Callback
-from ..core import ema_update, momentum_copy, eval_mode, model_device, stream_seed, default_device
+from ..core import ema_update, momentum_copy, model_device, stream_seed
 from ..losses import SpocoLoss, consistency_term
 from ..models.unet import UNet
 from ..learner import make_learner
+from ..infer import predict_maps
 from ..selfsl.pretext import BatchAug
 from .postprocess import get_postprocessor
 
@@ -80,16 +81,8 @@ def spoco_learner(dls, # DataLoaders of `(image, PU target)` (e.g. `ObjectLabels
 def predict_embeddings(model, # an embedding network
                        images, # images (H, W) or (C, H, W), or a batch array (N, [C,] H, W)
                        bs:int=4, device=None) -> np.ndarray:
-    "Embeddings (N, D, H, W) of the images, in eval mode, on `device` (default: the model's)."
-    dev = torch.device(device) if device is not None else model_device(model)
-    out = []
-    with eval_mode(model):
-        model.to(dev)
-        for i in range(0, len(images), bs):
-            x = np.stack([np.asarray(im, np.float32) for im in images[i:i + bs]])
-            x = torch.from_numpy(x[:, None] if x.ndim == 3 else x).to(dev)
-            out.append(model(x).float().cpu().numpy())
-    return np.concatenate(out)
+    "Embeddings (N, D, H, W) of the images, in eval mode, on `device` (default: the model's): `predict_maps` without an activation."
+    return predict_maps(model, images, activation=None, bs=bs, device=device)
 
 def spoco_instances(model, images, # the network and the images
                     clusterer:str='mws_embedding', # a post-processor for embeddings: 'mws_embedding', 'meanshift', 'hdbscan'

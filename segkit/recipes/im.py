@@ -206,21 +206,22 @@ def write_im_report(run:Run, cfg:IMCfg, gens:pd.DataFrame, bases:pd.DataFrame, d
     return rep
 
 # %% ../../nbs/14f_recipes.im.ipynb #4c825608
-@recipe('im-nuclei', IMCfg, 'Inconsistency Masks vs Model Ensemble and IM+ on real nuclei (binary / multiclass / multilabel), generations, paper claims.')
-def im_nuclei(run:Run, cfg:IMCfg):
-    "Baselines, strategies' generations, report."
+def _im_recipe(run:Run, cfg:IMCfg):
+    "The body both IM recipes share: the task's data, baselines and strategies' generations, then the report."
     t0 = time.time()
     data = nuclei_task(cfg.task, cfg.split, cfg.ld_rate, cfg.seed, path=cfg.path, downscale=cfg.downscale)
     gens, bases = run_im(run, cfg, data)
     write_im_report(run, cfg, gens, bases, data, time.time() - t0)
 
+@recipe('im-nuclei', IMCfg, 'Inconsistency Masks vs Model Ensemble and IM+ on real nuclei (binary / multiclass / multilabel), generations, paper claims.')
+def im_nuclei(run:Run, cfg:IMCfg):
+    "Baselines, strategies' generations, report."
+    _im_recipe(run, cfg)
+
 @recipe('im-hybrids', HybridCfg, 'IM hybrids (IM+, AIM+, the GT-IM++ oracle) against IM and the LDT/ALDT/FDT baselines on real nuclei.')
 def im_hybrids(run:Run, cfg:HybridCfg):
     "Baselines, hybrid strategies' generations, report with gap closure."
-    t0 = time.time()
-    data = nuclei_task(cfg.task, cfg.split, cfg.ld_rate, cfg.seed, path=cfg.path, downscale=cfg.downscale)
-    gens, bases = run_im(run, cfg, data)
-    write_im_report(run, cfg, gens, bases, data, time.time() - t0)
+    _im_recipe(run, cfg)
 
 # %% ../../nbs/14f_recipes.im.ipynb #91d44223
 @register_demo_step('im')
