@@ -1,5 +1,6 @@
 """GPU path (skipped without CUDA): AMP training of the thesis U-Net and of a DynamicUnet, one step of every pretext
-task on CUDA against the same step on CPU, CAMs and metrics on CUDA against CPU, prediction and the demo recipe.
+task on CUDA against the same step on CPU, CAMs and metrics on CUDA against CPU, prediction and the demo recipe,
+Inconsistency Masks + morphology, mean-shift, SPOCO terms, tiled prediction and a U-Mask R-CNN step.
 
 The bad-input checks of `bench/gpu/run` at the end are not marked `cuda` and run everywhere.
 Run on a GPU machine with `pytest -m cuda tests/test_cuda.py` (or `bench/gpu/run`, which also installs the carried wheels).
@@ -192,6 +193,83 @@ def test_metrics_on_cuda_tensors_match_cpu(): _compare_metrics()
 def test_losses_on_cuda_match_cpu(exact_fp32): _compare_losses()
 @cuda
 def test_fastai_metrics_accumulate_cuda_batches(): _compare_fastai_metrics()
+
+# ---------------------------------------------------------------- IM, morphology, embeddings, SPOCO, prediction, Mask R-CNN
+
+def _compare_im(dev='cuda'):
+    "Inconsistency masks (binary / multiclass / multilabel) and their morphology on CUDA tensors equal the numpy path."
+    import pandas as pd
+    from segkit.pseudo.im import im_binary, im_multiclass, im_multilabel, morph_im, dilate, erode
+    g = torch.Generator().manual_seed(9)
+    pb, pc = (torch.rand(2, 3, 32, 32, generator=g) > .5).to(torch.uint8), torch.randint(0, 3, (2, 3, 32, 32), generator=g)
+    pl = (torch.rand(2, 3, 2, 32, 32, generator=g) > .5).to(torch.uint8)
+    for task, f, x, kw in [('binary', im_binary, pb, {}), ('multiclass', im_multiclass, pc, dict(n_classes=3)), ('multilabel', im_multilabel, pl, {})]:
+        ref, got = f(x.numpy(), **kw), f(x.to(dev), **kw)
+        assert got.F.device.type == torch.device(dev).type, task
+        np.testing.assert_array_equal(got.F.cpu().numpy(), ref.F, err_msg=task); np.testing.assert_array_equal(got.I.cpu().numpy(), ref.I, err_msg=task)
+        pd.testing.assert_frame_equal(got.stats, ref.stats, check_dtype=False)
+        m_ref, m_got = morph_im(ref, 3, 5, task=task, **kw), morph_im(got, 3, 5, task=task, **kw)
+        np.testing.assert_array_equal(m_got.F.cpu().numpy(), m_ref.F, err_msg=task); np.testing.assert_array_equal(m_got.I.cpu().numpy(), m_ref.I, err_msg=task)
+        pd.testing.assert_frame_equal(m_got.stats, m_ref.stats, check_dtype=False)
+    for op in (dilate, erode): np.testing.assert_array_equal(op(pb.to(dev), 5).cpu().numpy(), op(pb.numpy(), 5))
+
+def _compare_mean_shift(dev='cuda'):
+    "The torch mean-shift finds the same clusters on CUDA as on CPU (well-separated blobs: no point sits on a kernel edge)."
+    from sklearn.metrics import adjusted_rand_score
+    from segkit.instances.embeddings import mean_shift
+    g = torch.Generator().manual_seed(10)
+    centres = torch.tensor([[0., 0, 0], [4, 0, 0], [0, 4, 0], [0, 0, 4]])
+    x = (centres[:, None] + .15 * torch.randn(4, 500, 3, generator=g)).reshape(-1, 3)
+    (l_ref, c_ref), (l_got, c_got) = mean_shift(x, bandwidth=1.), mean_shift(x.to(dev), bandwidth=1.)
+    assert l_got.device.type == torch.device(dev).type and len(c_got) == len(c_ref) == 4
+    assert adjusted_rand_score(l_ref.numpy(), l_got.cpu().numpy()) == 1.0
+
+def _compare_spoco(dev='cuda'):
+    "SPOCO's embedding terms (mean anchors: no random draw) on CUDA equal the CPU values."
+    from segkit.losses import embedding_terms
+    g = torch.Generator().manual_seed(11)
+    emb = torch.randn(2, 4, 24, 24, generator=g)
+    t = torch.full((2, 24, 24), -1, dtype=torch.int64); t[:, :8] = 0; t[:, 10:16, 2:9] = 1; t[:, 17:23, 12:20] = 2
+    ref, got = embedding_terms(emb, t, anchor='mean'), embedding_terms(emb.to(dev), t.to(dev), anchor='mean')
+    assert ref.keys() == got.keys()
+    for k in ref: torch.testing.assert_close(torch.as_tensor(got[k]).cpu(), torch.as_tensor(ref[k]), atol=1e-4, rtol=1e-4, msg=k)
+
+def _compare_predict_maps(dev='cuda'):
+    "Tiled prediction with overlaps on CUDA equals the CPU maps (fp32, no TF32)."
+    from segkit.infer import predict_maps
+    from segkit.models.unet import UNet
+    with torch_seeded(0): model = UNet(1, 3, depth=3, base=8).eval()
+    imgs = torch.rand(3, 1, 80, 72, generator=torch.Generator().manual_seed(12)).numpy()
+    ref = predict_maps(model, imgs, tile=48, overlap=16, device='cpu')
+    got = predict_maps(model, imgs, tile=48, overlap=16, device=dev)
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+
+def _umask_step(dev='cuda'):
+    "One U-Mask R-CNN training step (all five losses + L_c finite, gradients reach the backbone) and an eval pass on `dev`."
+    from segkit.models.rcnn import umask_rcnn
+    with torch_seeded(0): m = umask_rcnn(k=6, size=64).to(dev)
+    imgs = [torch.rand(1, 64, 64, device=dev) for _ in range(2)]
+    masks = torch.zeros(2, 64, 64, dtype=torch.uint8); masks[0, 8:30, 10:28] = 1; masks[1, 34:60, 30:58] = 1
+    tg = [dict(boxes=torch.tensor([[10., 8, 28, 30], [30, 34, 58, 60]], device=dev), labels=torch.ones(2, dtype=torch.int64, device=dev),
+               masks=masks.to(dev), certainty_bin=torch.tensor([5, 2], device=dev)) for _ in range(2)]
+    m.train(); losses = m(imgs, tg)
+    assert 'loss_certainty' in losses and all(torch.isfinite(v) for v in losses.values()), losses
+    sum(losses.values()).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.backbone.parameters())
+    m.eval()
+    with torch.no_grad(): out = m(imgs)
+    assert len(out) == 2 and all(o['certainty_logits'].shape[1] == 6 and o['boxes'].device.type == torch.device(dev).type for o in out)
+
+@cuda
+def test_im_and_morphology_on_cuda_match_cpu(): _compare_im()
+@cuda
+def test_mean_shift_on_cuda_matches_cpu(): _compare_mean_shift()
+@cuda
+def test_spoco_terms_on_cuda_match_cpu(exact_fp32): _compare_spoco()
+@cuda
+def test_predict_maps_on_cuda_matches_cpu(exact_fp32): _compare_predict_maps()
+@cuda
+def test_umask_rcnn_trains_and_predicts_on_cuda(): _umask_step()
 
 # ---------------------------------------------------------------- bench/gpu/run: bad input (runs on every machine)
 
