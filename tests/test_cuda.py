@@ -73,7 +73,8 @@ def test_amp_training_dynamic_unet():
 @cuda
 def test_demo_recipe_on_gpu(tmp_path):
     from segkit.experiments import run_recipe
-    run = run_recipe('demo', out=tmp_path, epochs=2, n=24, size=64, verbose=False)
+    import os   # bench/gpu/run points SEGKIT_NUCLEI_PATH at the 4 real images `bench/gpu/prepare` carries; else the fetched wheel
+    run = run_recipe('demo', out=tmp_path, epochs=2, n=24, size=64, path=os.environ.get('SEGKIT_NUCLEI_PATH'), verbose=False)
     assert run.config['env']['device'].startswith('cuda') and run.status['state'] == 'complete'
 
 # ---------------------------------------------------------------- pretext tasks: one step, CUDA (AMP) vs CPU (fp32)
@@ -242,7 +243,9 @@ def _compare_predict_maps(dev='cuda'):
     imgs = torch.rand(3, 1, 80, 72, generator=torch.Generator().manual_seed(12)).numpy()
     ref = predict_maps(model, imgs, tile=48, overlap=16, device='cpu')
     got = predict_maps(model, imgs, tile=48, overlap=16, device=dev)
-    np.testing.assert_allclose(got, ref, atol=1e-4)
+    # fp32 without TF32, yet cuDNN's convolution algorithms sum in another order than CPU's: seen up to 6e-4 on an H100
+    np.testing.assert_allclose(got, ref, atol=2e-3)
+    assert (got.argmax(1) == ref.argmax(1)).mean() > 0.99
 
 def _umask_step(dev='cuda'):
     "One U-Mask R-CNN training step (all five losses + L_c finite, gradients reach the backbone) and an eval pass on `dev`."

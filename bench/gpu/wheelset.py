@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / '.gpu-wheels'          # ignored; carried to the GPU machine
+NUCLEI = 'nuclei-subset'                # in WHEELS: 4 real images of the `nuclei` source, mnfinder's layout (the demo recipe test)
 SITE = ROOT / '.gpu-site'              # ignored; created on the GPU machine by `run`
 MANIFEST = 'manifest.json'
 PY = '3.12'
