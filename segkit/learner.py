@@ -37,9 +37,9 @@ from .metrics.classification import site_target, SiteCounts, binary_counts
 
 # %% auto #0
 __all__ = ['dls_device', 'dls_channels', 'amp_callback', 'KeepBest', 'EarlyStop', 'rng_state', 'set_rng_state', 'CheckpointError',
-           'EpochCheckpoint', 'resume_from', 'read_history', 'Diverged', 'DivergenceCheck', 'make_learner',
-           'seg_learner', 'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns', 'train_site_classifiers',
-           'predict_masks', 'ArraySegDataset', 'seg_dls', 'array_dls']
+           'EpochCheckpoint', 'resume_from', 'read_history', 'Diverged', 'DivergenceCheck', 'use_channels_last',
+           'make_learner', 'seg_learner', 'partial_learner', 'SiteLoss', 'site_learner', 'SiteRuns',
+           'train_site_classifiers', 'predict_masks', 'ArraySegDataset', 'seg_dls', 'array_dls']
 
 # %% ../nbs/08_learner.ipynb #a5ed9f7e
 _all_ = ['ArraySegDataset', 'seg_dls', 'array_dls']   # defined in `segkit.data.block`; importable from here as before
@@ -299,13 +299,20 @@ class DivergenceCheck(Callback):
         if not np.isfinite(loss): self._stop(loss, self.epoch + 1)
 
 # %% ../nbs/08_learner.ipynb #e7a2f4b8
+def use_channels_last(channels_last:bool|str, # 'auto', True or False
+                      model:nn.Module, device) -> bool:
+    "Whether `make_learner` stores `model` channels-last: 'auto' = on CUDA for models without LayerNorm (measured: faster there)."
+    check_choice(channels_last, ('auto', True, False), 'channels_last')
+    if channels_last != 'auto': return bool(channels_last)
+    return torch.device(device).type == 'cuda' and not any('LayerNorm' in type(m).__name__ for m in model.modules())
+
 def make_learner(dls:DataLoaders, # training and validation batches
                  model:nn.Module|Callable, # a network, or a builder `n_in -> nn.Module` called with `dls_channels(dls)`
                  loss_func, # the training loss
                  metrics=(), # fastai metrics
                  *,
                  amp:str|bool='auto', # mixed precision (see `amp_callback`): 'auto' = on for CUDA, off on the CPU
-                 channels_last:bool=False, # convolution weights in channels-last memory format
+                 channels_last:bool|str='auto', # weights channels-last: 'auto' = on CUDA unless the model has LayerNorm (`use_channels_last`)
                  cbs=(), # further callbacks
                  early_stop:dict|None=None, # `EarlyStop` options, e.g. `dict(patience=10)`; monitor/comp default to those below; None: off
                  keep_best:str|None='memory', # restore the best epoch's weights after `fit`, kept in 'memory' or a 'file'; None: off
@@ -320,7 +327,7 @@ def make_learner(dls:DataLoaders, # training and validation batches
     if keep_best is not None: check_choice(keep_best, ('memory', 'file'), 'keep_best')
     dev = dls_device(dls)
     model = (model if isinstance(model, nn.Module) else model(dls_channels(dls))).to(dev)
-    if channels_last: model = model.to(memory_format=torch.channels_last)
+    if use_channels_last(channels_last, model, dev): model = model.to(memory_format=torch.channels_last)
     cb = [EpochCheckpoint(ckpt_dir)] if ckpt_dir else []
     if history: cb.append(CSVLogger(Path(history).resolve(), append=True))
     if divergence: cb.append(DivergenceCheck())

@@ -311,3 +311,17 @@ def test_gpu_run_plans_only_what_is_missing_or_older():
                        dict(dist='no-such-dist-xyz', version='1.0', group='if_missing', file='n.whl'),
                        dict(dist='pytest', version='999.0', group='if_missing', file='q.whl')])         # newer pin than here
     assert [(e['dist'], e['why'].split()[-1]) for e in run.plan(man)] == [('fastai', 'version'), ('no-such-dist-xyz', 'here'), ('pytest', 'older')]
+
+def test_gpu_report_reads_the_committed_run(tmp_path):
+    "bench/gpu/report.py rebuilds the committed H100 report from the committed JSON files (numbers are read, not typed)."
+    import shutil
+    res = RUN.parents[1] / 'results'
+    for f, name in (('gpu_check-2026-11-26.json', 'gpu_check.json'), ('gpu_throughput-2026-11-26.json', 'gpu_throughput.json')):
+        shutil.copy(res / 'gpu' / f, tmp_path / name)
+    (tmp_path / 'gpu_throughput.md').write_text((res / 'gpu' / 'gpu_throughput-2026-11-26.md').read_text())
+    r = subprocess.run([sys.executable, str(RUN.parent / 'report.py'), str(tmp_path), '2026-11-26', '--out', str(tmp_path / 'r.md')],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / 'r.md').read_text() == (res / 'gpu-2026-11-26.md').read_text()
+    r = subprocess.run([sys.executable, str(RUN.parent / 'report.py'), str(tmp_path / 'none'), 'x'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and 'bench/gpu/run' in r.stderr and 'Traceback' not in r.stderr
