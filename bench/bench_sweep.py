@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 warnings.filterwarnings('ignore', category=FutureWarning)
 from harness import benchmark, run_benchmarks
 
-GRID = dict(seeds=4, epochs=4, device='cpu')   # 4 equal trainings of the quick preset's U-Net, 4 epochs each
+GRID = dict(seeds=4, epochs=12, device='cpu')   # 4 equal trainings of the quick preset's U-Net, 12 epochs each (Ray's ~10 s start amortised as in a real grid)
 OUT = Path(__file__).resolve().parents[1] / 'nbs' / 'results' / 'sweep'
 
 @benchmark('sweep_workers2', candidate='grid-demo, 4 steps, --workers 2 (local Ray)', reference='grid-demo, 4 steps, sequential',
