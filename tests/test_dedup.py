@@ -81,6 +81,31 @@ def test_golden_is_not_trivial(golden):
     whole = predict_masks(net, [big], return_probs=True)[1][0]
     assert np.abs(whole - golden['tiled']).max() > 1e-4   # tiling changes a context model's output: the tiled golden is really tiled
 
+def test_predict_masks_keeps_order_and_returns_only_masks_without_probs():
+    net, st, fm = _models()
+    ims, _ = _images()
+    masks = predict_masks(net, ims, bs=3)
+    assert [m.shape for m in masks] == [(24, 40), (32, 32), (24, 40), (24, 40)] and all(m.dtype == np.int64 for m in masks)
+    assert predict_masks(net, []) == []
+
+def test_infer_imports_nothing_above_core():
+    "`segkit.data.block` (layer 1) wraps `segkit.infer`: importing infer must not pull in data, learner or models."
+    import subprocess
+    code = "import sys, segkit.infer; print(sorted(m for m in sys.modules if m.startswith('segkit.') and m not in ('segkit.core', 'segkit.infer', 'segkit.registry')))"
+    res = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == '[]'
+
+def test_one_otsu_the_skimage_one():
+    "`otsu_mask` and the 'otsu' mask method threshold with `skimage.filters.threshold_otsu` (a real photograph)."
+    from skimage import data
+    from skimage.filters import threshold_otsu
+    from segkit.explain.masks import otsu_mask, MASK_METHODS
+    img = data.camera()[::4, ::4].astype(np.float32) / 255
+    np.testing.assert_array_equal(otsu_mask(img), img > threshold_otsu(img))
+    np.testing.assert_array_equal(MASK_METHODS['otsu'](img), otsu_mask(img))
+    assert 0.2 < otsu_mask(img).mean() < 0.8 and not otsu_mask(np.full((8, 8), 0.3)).any()
+
 if __name__ == '__main__' and '--write' in sys.argv:
     net, st, fm = _models(); ims, big = _images()
     np.savez_compressed(GOLDEN, **_outputs(net, st, fm, ims, big), **_state(net, fm))
