@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
-from .core import check_image, check_label_map, default_device, eval_mode, model_device, stream_seed, torch_seeded
+from .core import check_image, check_label_map, default_device, model_device, stream_seed, torch_seeded
 from .data.block import seg_dls
+from .infer import predict_each
 from .losses import DiceLoss
 from .learner import make_learner
 from .metrics.semantic import confusion_matrix, dice_from_confusion
@@ -86,22 +87,13 @@ class FeatureStack(nn.Module):
     def train(self, mode:bool=True): return super().train(False)   # frozen: batch-norm statistics never move
     def forward(self, x): return torch.cat(([x] if self.include_input else []) + [e.features(x) for e in self.extractors], 1)
 
-@torch.no_grad()
 def stack_features(stack:nn.Module, # a `FeatureStack`
                    images, # `(H, W)` or `(C, H, W)` arrays
                    bs:int=4, # images per forward pass (same-sized images only are batched)
                   ) -> list:
-    "The feature maps `(C′, H, W)` float32 of each image, computed on the stack's device."
-    dev, out = model_device(stack), [None] * len(images)
-    arrs = [check_image(im, f'images[{i}]').astype(np.float32) for i, im in enumerate(images)]
-    arrs = [a[None] if a.ndim == 2 else a for a in arrs]
-    by_shape = {}
-    for i, a in enumerate(arrs): by_shape.setdefault(a.shape, []).append(i)
-    for idx in by_shape.values():
-        for j in range(0, len(idx), bs):
-            x = torch.from_numpy(np.stack([arrs[i] for i in idx[j:j + bs]])).to(dev)
-            for k, f in zip(idx[j:j + bs], stack(x).float().cpu().numpy()): out[k] = f
-    return out
+    "The feature maps `(C′, H, W)` float32 of each image, computed on the stack's device (`segkit.infer.predict_each`, raw, float32)."
+    arrs = [check_image(im, f'images[{i}]') for i, im in enumerate(images)]
+    return predict_each(stack, arrs, None, bs=bs, amp=False)
 
 # %% ../nbs/13_fewshot.ipynb #81a8982d
 def draw_supports(masks, # binary (or class-code) label maps of the candidate images
@@ -267,11 +259,11 @@ class FewShotModel(nn.Module):
 
 def predict_fewshot(model:nn.Module, # a `FewShotModel`
                     images, # query images `(H, W)` or `(C, H, W)`
-                    bs:int=4) -> list:
-    "Target probabilities `(H, W)` for each query image."
-    dev = model_device(model)
-    with eval_mode(model):
-        return [torch.sigmoid(model.head(torch.from_numpy(f).to(dev)[None]))[0, 0].cpu().numpy() for f in stack_features(model.stack, images, bs)]
+                    bs:int=4, # images per forward pass
+                   ) -> list:
+    "Target probabilities `(H, W)` for each query image (`segkit.infer.predict_each` with a sigmoid, float32)."
+    arrs = [check_image(im, f'images[{i}]') for i, im in enumerate(images)]
+    return predict_each(model, arrs, 'sigmoid', bs=bs, amp=False, post=lambda p: p[:, 0])
 
 def pooled_dice(probs, masks, threshold:float=0.5) -> float:
     "Foreground Dice pooled over all query pixels (the thesis' test-set Dice), predictions = probabilities > `threshold`."

@@ -28,6 +28,7 @@ from fastai.torch_core import TensorImage, TensorMask, distrib_barrier
 from fastcore.foundation import L
 from .core import check_pair, check_choice, default_device, eval_mode, model_device, torch_seeded
 from .data.block import PairCrop, ArraySegDataset, seg_dls, array_dls
+from .infer import predict_each
 from .models.unet import UNet
 from .models.classifiers import ARCHS, site_classifier
 from .losses import get_partial_loss, AlphaSchedule
@@ -439,22 +440,12 @@ def train_site_classifiers(dls_fn:Callable, # `seed -> DataLoaders`, one train/v
     return SiteRuns(runs, table, models)
 
 # %% ../nbs/08_learner.ipynb #dcac4d1b
-def predict_masks(model:torch.nn.Module, images, bs:int=8, return_probs:bool=False):
-    "Argmax label maps (and optionally softmax probabilities) of `model` on `images`, each `(H,W)` or `(C,H,W)`."
-    dev = model_device(model)
-    arrs = [np.asarray(im, np.float32) for im in images]
-    arrs = [a[None] if a.ndim == 2 else a for a in arrs]
-    preds, probs = [None] * len(arrs), [None] * len(arrs)
-    by_shape = {}
-    for i, a in enumerate(arrs): by_shape.setdefault(a.shape, []).append(i)
-    with eval_mode(model):
-        for idx in by_shape.values():
-            for j in range(0, len(idx), bs):
-                chunk = idx[j:j + bs]
-                x = torch.from_numpy(np.stack([arrs[i] for i in chunk])).to(dev)
-                with torch.autocast(dev.type, enabled=dev.type == 'cuda'):
-                    p = model(x).float().softmax(1)
-                for k, i in enumerate(chunk):
-                    preds[i] = p[k].argmax(0).cpu().numpy()
-                    if return_probs: probs[i] = p[k].cpu().numpy()
-    return (preds, probs) if return_probs else preds
+def predict_masks(model:torch.nn.Module, # a network mapping (B, C, H, W) to class logits (B, n_out, H, W)
+                  images, # (H, W)/(C, H, W) images of any sizes
+                  bs:int=8, # images per forward pass
+                  return_probs:bool=False, # also return the softmax probabilities `(n_out, H, W)` of each image
+                 ):
+    "Argmax label maps (and optionally softmax probabilities) of `model` on `images` (`segkit.infer.predict_each`)."
+    if not return_probs: return predict_each(model, images, 'softmax', bs=bs, post=lambda p: p.argmax(1))
+    probs = predict_each(model, images, 'softmax', bs=bs)
+    return [p.argmax(0) for p in probs], probs

@@ -16,11 +16,12 @@ from fasttransform import ItemTransform
 from fastai.torch_core import TensorImage, TensorMask, TensorCategory
 from ..core import (get_rng, default_device, normalize_percentile, image_labels, show_pairs, check_image, check_pair,
                          check_label_map, check_choice, stream_seed, SEMANTIC, INSTANCE, CLASSIFICATION, UNLABELLED, TASKS, TRAIN, VALID, TEST)
+from ..infer import tile_starts, predict_maps  # noqa: F401  (`tile_starts` re-exported: it lived here before)
 
 # %% auto #0
 __all__ = ['LABEL_RATES', 'PARTIAL', 'ARRAY_TASKS', 'label_rate_subsets', 'group_split', 'make_dls', 'PairCrop', 'ToTensors',
            'seg_block_dls', 'show_seg_batch', 'partial_target', 'ArraySet', 'ArraySegDataset', 'array_dls', 'seg_dls',
-           'tile_starts', 'predict_tiled']
+           'predict_tiled']
 
 # %% ../../nbs/02_data.block.ipynb #260a380c
 LABEL_RATES = tuple(2 ** s / 100 for s in range(7))
@@ -313,29 +314,11 @@ def seg_dls(train:tuple, # (images, masks) for training
     return array_dls(train, valid, SEMANTIC, bs=bs, crop=crop, flip=flip, seed=seed, device=device, epoch_len=epoch_len)
 
 # %% ../../nbs/02_data.block.ipynb #037d73bc
-def tile_starts(n:int, tile:int, overlap:int=0) -> list[int]:
-    "Start offsets of tiles of size `tile` covering `0..n` with at least `overlap` pixels shared by neighbours."
-    if tile < 1 or not 0 <= overlap < tile: raise ValueError(f"`tile`/`overlap`: expected tile ≥ 1 and 0 ≤ overlap < tile, got {tile}, {overlap}")
-    if n <= tile: return [0]
-    k = math.ceil((n - overlap) / (tile - overlap))
-    return np.round(np.linspace(0, n - tile, k)).astype(int).tolist()
-
-@torch.no_grad()
-def predict_tiled(model:torch.nn.Module, image, tile:int=256, overlap:int=32, bs:int=8) -> np.ndarray:
-    "Softmax probabilities `(n_out, H, W)` of `model` on one image `(H,W)`/`(C,H,W)`, tile by tile, overlaps averaged."
-    a = np.asarray(image, np.float32); a = a[None] if a.ndim == 2 else a
-    h, w = a.shape[-2:]
-    th, tw = min(tile, h), min(tile, w)
-    coords = [(r, c) for r in tile_starts(h, th, min(overlap, th - 1)) for c in tile_starts(w, tw, min(overlap, tw - 1))]
-    dev = next(model.parameters()).device
-    was = model.training; model.eval()
-    acc, cnt = None, np.zeros((h, w), np.float32)
-    try:
-        for j in range(0, len(coords), bs):
-            cs = coords[j:j + bs]
-            x = torch.from_numpy(np.stack([a[:, r:r + th, c:c + tw] for r, c in cs])).to(dev)
-            p = model(x).float().softmax(1).cpu().numpy()
-            if acc is None: acc = np.zeros((p.shape[1], h, w), np.float32)
-            for (r, c), pk in zip(cs, p): acc[:, r:r + th, c:c + tw] += pk; cnt[r:r + th, c:c + tw] += 1
-    finally: model.train(was)
-    return acc / cnt
+def predict_tiled(model:torch.nn.Module, # a network mapping (B, C, H, W) to (B, n_out, H, W)
+                  image, # one image (H, W) or (C, H, W)
+                  tile:int=256, # tile size in pixels
+                  overlap:int=32, # minimum overlap in pixels between neighbouring tiles (averaged)
+                  bs:int=8, # tiles per forward pass
+                 ) -> np.ndarray:
+    "Softmax probabilities `(n_out, H, W)` of `model` on one image, tile by tile, overlaps averaged (`segkit.infer.predict_maps`, float32)."
+    return predict_maps(model, [image], 'softmax', tile=tile, overlap=overlap, bs=bs, amp=False)[0]
