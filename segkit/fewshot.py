@@ -18,7 +18,7 @@ from .data.block import seg_dls
 from .infer import predict_each
 from .losses import DiceLoss
 from .learner import make_learner
-from .metrics.semantic import confusion_matrix, dice_from_confusion
+from .metrics.semantic import confusion_matrix, dice_from_confusion, pooled_dice as _pooled_dice
 
 # %% auto #0
 __all__ = ['train_extractor', 'FeatureStack', 'stack_features', 'draw_supports', 'support_pixels', 'Perceptron', 'FitInfo',
@@ -267,8 +267,7 @@ def predict_fewshot(model:nn.Module, # a `FewShotModel`
 
 def pooled_dice(probs, masks, threshold:float=0.5) -> float:
     "Foreground Dice pooled over all query pixels (the thesis' test-set Dice), predictions = probabilities > `threshold`."
-    cm = sum(confusion_matrix(np.asarray(p) > threshold, np.asarray(m) > 0, 2) for p, m in zip(probs, masks))
-    return float(dice_from_confusion(cm)[1])
+    return _pooled_dice(probs, masks, threshold)   # the one pooled Dice: segkit.metrics.semantic
 
 # %% ../nbs/13_fewshot.ipynb #3066abc4
 def select_lambda(episodes, # dicts with X, y, idx (supports) and Xq, yq (query pixels), from known-class games on training data

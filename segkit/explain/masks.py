@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import reduce
 import numpy as np
 import torch
-from ..metrics.semantic import confusion_matrix, dice_from_confusion
+from ..metrics.semantic import confusion_matrix, dice_from_confusion, pooled_dice
 from ..registry import Registry, UnknownName
 from ..core import geotransform as _gdal, pixel_to_map
 
@@ -114,8 +114,7 @@ def dice(pred, # predicted mask (any shape), bool or {0, 1}
          targ, # true mask of the same shape
         ) -> float:
     "Dice of the foreground of two binary masks; NaN when both are empty."
-    p, t = (a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a) for a in (pred, targ))
-    return float(dice_from_confusion(confusion_matrix(p.astype(bool), t.astype(bool), 2))[1])
+    return pooled_dice([pred], [targ])   # the one pooled Dice of segkit.metrics.semantic, on one pair
 
 # %% ../../nbs/11a_explain.masks.ipynb #7a9ec386
 from ..core import geotransform as _gdal, pixel_to_map   # one affine convention (GDAL 6-tuple, rows before cols): see `segkit.core`

@@ -10,9 +10,9 @@ import torch
 from fastai.metrics import Metric
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'dice_from_confusion', 'iou_from_confusion', 'batch_confusion', 'nanmean', 'per_image_scores',
-           'micro_scores', 'pixel_accuracy', 'pixel_accuracy_thesis', 'class_scores', 'PooledSegMetric',
-           'PerImageSegMetric', 'PresentDice']
+__all__ = ['confusion_matrix', 'dice_from_confusion', 'iou_from_confusion', 'pooled_confusion', 'pooled_dice', 'batch_confusion',
+           'nanmean', 'per_image_scores', 'micro_scores', 'pixel_accuracy', 'pixel_accuracy_thesis', 'class_scores',
+           'PooledSegMetric', 'PerImageSegMetric', 'PresentDice']
 
 # %% ../../nbs/06_metrics.semantic.ipynb #e0cc1548
 def _as_np(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -40,6 +40,24 @@ def iou_from_confusion(cm) -> np.ndarray:
     tp = np.diagonal(cm, axis1=-2, axis2=-1)
     union = cm.sum(-1) + cm.sum(-2) - tp
     with np.errstate(invalid='ignore', divide='ignore'): return np.where(union > 0, tp / union, np.nan)
+
+# %% ../../nbs/06_metrics.semantic.ipynb #6003aa5c
+def pooled_confusion(preds, targs, # sequences of label maps (numpy or torch), pairs of equal shape; images may differ in size
+                     n_classes:int, ignore_index:int|None=None) -> np.ndarray:
+    "One confusion matrix over all pixels of all `(pred, targ)` pairs (the pooled scores of the thesis and of the IM paper)."
+    preds, targs = list(preds), list(targs)
+    if len(preds) != len(targs): raise ValueError(f"`preds`/`targs`: expected as many predictions as targets, got {len(preds)} and {len(targs)}")
+    cm = np.zeros((n_classes, n_classes), np.int64)
+    for p, t in zip(preds, targs): cm += confusion_matrix(p, t, n_classes, ignore_index)
+    return cm
+
+def pooled_dice(preds, # predicted maps: probabilities or binary masks (numpy or torch), any sizes
+                targs, # true masks (foreground: > 0), same shapes as `preds`
+                threshold:float=0., # foreground = pred > threshold (0.5 for probabilities)
+               ) -> float:
+    "Foreground Dice pooled over all pixels of all pairs; NaN when both are empty everywhere."
+    return float(dice_from_confusion(pooled_confusion([_as_np(p) > threshold for p in preds], [_as_np(t) > 0 for t in targs], 2))[1])
+
 
 # %% ../../nbs/06_metrics.semantic.ipynb #99001d81
 def batch_confusion(preds, targs, n_classes:int, ignore_index:int|None=None) -> np.ndarray:

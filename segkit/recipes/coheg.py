@@ -12,7 +12,7 @@ from ..core import torch_seeded, center_crop, SPLITS
 from ..data.sources import get_source
 from ..labels.coheg import CoHeG, coheg_dls, coheg_table, ablation, transfer, merge
 from ..learner import partial_learner, predict_masks
-from ..metrics.semantic import confusion_matrix, dice_from_confusion, iou_from_confusion
+from ..metrics.semantic import pooled_confusion, dice_from_confusion, iou_from_confusion
 from ..metrics.efficiency import psi_pfr
 from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from, register_demo_step
 
@@ -93,7 +93,7 @@ def train_eval(data:dict, # from `semantic_data`
         learn = partial_learner(dls, len(codes), name, kw, codes=codes, patience=cfg.patience, depth=cfg.depth, base=cfg.base)
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(cfg.epochs, cfg.lr)
         pr = predict_masks(learn.model, si, bs=cfg.bs)
-    cm = sum(confusion_matrix(p, t, len(codes)) for p, t in zip(pr, sl))
+    cm = pooled_confusion(pr, sl, len(codes))
     d, j = dice_from_confusion(cm), iou_from_confusion(cm)
     res = {f'dice_{c}': float(d[k]) for k, c in enumerate(codes) if k} | {f'iou_{c}': float(j[k]) for k, c in enumerate(codes) if k}
     mt = np.asarray(m_table)
