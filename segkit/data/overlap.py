@@ -100,7 +100,7 @@ OVERLAP_PROVENANCE = 'semi-synthetic from real objects: isolated expert-labelled
 
 def _overlap_smoke(folder):
     "The `nuclei` smoke layout (a tiny mnfinder copy; one 5×5 nucleus per image) at a 24-px scene size."
-    return dict(**_nuclei_smoke(folder), size=24, n_scenes=(6, 6, 0), n_objects=(2, 2))
+    return dict(**_nuclei_smoke(folder), size=24, n_scenes=(6, 6, 0), n_objects=(2, 2), min_area=10)
 
 @register_source('nuclei_overlap', 'Semi-synthetic overlapping nuclei: isolated real nuclei (mnfinder 1.2.3) composited additively at 6 overlap levels; (C, H, W) mask-stack ground truth.',
                  provenance='semi-synthetic from real objects', fetches='mnfinder==1.2.3', smoke=_overlap_smoke)
@@ -110,6 +110,7 @@ def nuclei_overlap(path=None, # a `nuclei` folder (default: the fetched mnfinder
                    n_objects=(2, 6), # inclusive range of nuclei per scene (thesis: "typically 2–10")
                    levels=OVERLAP_LEVELS, # overlap levels; scene i of a split gets level i mod len(levels)
                    pad:int=3, # crop margin (see `nucleus_crops`)
+                   min_area:int=30, # smallest nucleus (px) used as a crop
                    seed:int=0, # scene i uses the stream [seed, i]
                    cache_mb:float=1024):
     if len(n_scenes) != 3 or min(n_scenes) < 0: raise ValueError(f"`n_scenes`: expected three counts ≥ 0 (train, valid, test), got {n_scenes}")
@@ -123,7 +124,7 @@ def nuclei_overlap(path=None, # a `nuclei` folder (default: the fetched mnfinder
             crops = []
             for i in src.indices(s):
                 it = src[i]
-                for c in nucleus_crops(it['image'], it['mask'], pad=pad, max_side=size // 2): crops.append(dict(c, item=int(i)))
+                for c in nucleus_crops(it['image'], it['mask'], pad=pad, min_area=min_area, max_side=size // 2): crops.append(dict(c, item=int(i)))
             pools[s] = crops
         return pools[s]
     def load(i):
