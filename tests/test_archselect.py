@@ -52,3 +52,15 @@ def test_committed_ceiling_table_is_consistent():
     assert (pc.ceiling[pc.psi_ofc > 0] < 1).all()
     by = pc.groupby('bin').psi_ofc.mean()
     assert by.is_monotonic_increasing and by.iloc[0] == 0
+
+def test_ceiling_table_regenerates_from_the_real_data():
+    "The first scenes of the committed table, recomputed from the `nuclei` source (data fetched once, then cached)."
+    from segkit.data.overlap import nuclei_overlap
+    from segkit.metrics.efficiency import psi_ofc
+    from segkit.metrics.instance import instance_scores_stack
+    pc = pd.read_csv(RES / 'label_map_ceiling.csv', comment='#')
+    ds = nuclei_overlap(n_scenes=(0, 0, 120), size=128, seed=0)
+    for i in range(6):
+        st = ds[i]['instances']
+        assert psi_ofc(st) == pytest.approx(pc.psi_ofc[i], abs=1e-6)
+        assert instance_scores_stack(st, stack_to_labels(st))['aji_plus'] == pytest.approx(pc.ceiling[i], abs=1e-6)
