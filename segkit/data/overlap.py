@@ -50,7 +50,7 @@ def nucleus_crops(image, # real fluorescence image (H, W)
     return out
 
 # %% ../../nbs/01f_data.overlap.ipynb #139c25fc
-OVERLAP_LEVELS = ((0.0, None), (0.4, (0.8, 0.95)), (0.8, (0.6, 0.85)), (1.0, (0.45, 0.7)), (1.0, (0.35, 0.6)), (1.0, (0.25, 0.5)))
+OVERLAP_LEVELS = ((0.0, None), (0.4, (0.8, 0.95)), (0.8, (0.6, 0.85)), (1.0, (0.45, 0.7)), (1.0, (0.3, 0.5)), (1.0, (0.1, 0.3)))
 "Per level: probability that a new object overlaps an earlier one, and the range of u (centre distance d = u·(h + w)/4)."
 
 def _dihedral(a, k, f): a = np.rot90(a, k); return a[:, ::-1] if f else a
@@ -60,6 +60,7 @@ def overlap_scene(crops:list, # `nucleus_crops` output (the pool to draw from)
                   size:int=128, # scene side (px)
                   n_objects=(2, 6), # inclusive range of nuclei per scene
                   levels=OVERLAP_LEVELS, # (probability of overlapping, u range) per level
+                  scale=(0.8, 1.2), # range of the random zoom of each crop (None: none), as Cyto-DS's random scaling
                   background:float=0.05, # constant background added to the sum of the crops
                   noise:float=0.02, # sd of the additive Gaussian camera noise
                   seed=0, # int or list (e.g. [seed, item])
@@ -76,6 +77,9 @@ def overlap_scene(crops:list, # `nucleus_crops` output (the pool to draw from)
     for j, c in enumerate(pick):                       # placing n ≤ 10 patches: one slice assignment per object
         k, f = int(rng.integers(4)), bool(rng.integers(2))
         p, m = _dihedral(crops[c]['patch'], k, f), _dihedral(crops[c]['mask'], k, f)
+        if scale is not None:                           # bilinear zoom of the patch, the mask follows at 0.5
+            z = float(rng.uniform(*scale))
+            p = ndi.zoom(p, z, order=1).astype(np.float32); m = ndi.zoom(m.astype(np.float32), z, order=1) > 0.5
         h, w = m.shape
         if h > size or w > size: continue
         if j and rng.random() < q:                      # overlap a random earlier object at distance u·(h + w)/4
@@ -109,6 +113,7 @@ def nuclei_overlap(path=None, # a `nuclei` folder (default: the fetched mnfinder
                    size:int=128, # scene side (px)
                    n_objects=(2, 6), # inclusive range of nuclei per scene (thesis: "typically 2–10")
                    levels=OVERLAP_LEVELS, # overlap levels; scene i of a split gets level i mod len(levels)
+                   scale=(0.8, 1.2), # random zoom range of each crop (None: none)
                    pad:int=3, # crop margin (see `nucleus_crops`)
                    min_area:int=30, # smallest nucleus (px) used as a crop
                    seed:int=0, # scene i uses the stream [seed, i]
@@ -128,7 +133,7 @@ def nuclei_overlap(path=None, # a `nuclei` folder (default: the fetched mnfinder
             pools[s] = crops
         return pools[s]
     def load(i):
-        sc = overlap_scene(pool(split[i]), int(level[i]), size, n_objects, levels, seed=[seed, i])
+        sc = overlap_scene(pool(split[i]), int(level[i]), size, n_objects, levels, scale, seed=[seed, i])
         cr = pool(split[i])
         return {'image': sc['image'], 'mask': sc['mask'], 'instances': sc['instances'],
                 'crop_items': np.array([cr[c]['item'] for c in sc['crops']]), 'crop_ids': np.array([cr[c]['id'] for c in sc['crops']])}
