@@ -221,7 +221,7 @@ def _smoke_source(name:str, f:Callable):
         if len(ds) == 0: raise ValueError(f"source {name!r}: the smoke input gave no items")
         return ds.describe()
 
-SOURCES = Registry('source', providers=('segkit.data.composed', 'segkit.data.chips', 'segkit.data.hgsc', 'segkit.data.nuclei_sets'), smoke=_smoke_source)
+SOURCES = Registry('source', providers=('segkit.data.composed', 'segkit.data.chips', 'segkit.data.hgsc', 'segkit.data.nuclei_sets', 'segkit.data.overlap'), smoke=_smoke_source)
 
 def register_source(name:str, # the source's public name
                     help:str|None=None, # one line: what the data is, its origin and licence (default: the docstring's first line)
