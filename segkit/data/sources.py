@@ -269,14 +269,14 @@ def _sha256(p:Path) -> str:
 
 def _manifest(root:Path) -> dict:
     "`{relative path: [size, sha256]}` of an unpacked wheel, from its `*.dist-info/RECORD` (the wheel's own list of hashes)."
-    import base64
+    import base64, csv
     rec = sorted(root.glob('*.dist-info/RECORD'))
-    if not rec: return {str(p.relative_to(root)): [p.stat().st_size, _sha256(p)] for p in sorted(root.rglob('*')) if p.is_file() and p.name != _MARK}
+    if not rec: return {p.relative_to(root).as_posix(): [p.stat().st_size, _sha256(p)] for p in sorted(root.rglob('*')) if p.is_file() and p.name != _MARK}
     out = {}
-    for line in rec[0].read_text().splitlines():
-        f, h, n = (line.rsplit(',', 2) + ['', ''])[:3]
-        if h.startswith('sha256='):   # RECORD: urlsafe base64 without padding
-            out[f.strip('"')] = [int(n), base64.urlsafe_b64decode(h[7:] + '=' * (-len(h[7:]) % 4)).hex()]
+    for row in csv.reader(rec[0].read_text().splitlines()):
+        if len(row) == 3 and row[1].startswith('sha256='):   # RECORD: path, sha256=<urlsafe base64 without padding>, size
+            h = row[1][7:]
+            out[row[0]] = [int(row[2]), base64.urlsafe_b64decode(h + '=' * (-len(h) % 4)).hex()]
     return out
 
 def _sources_fetching(name:str, version:str) -> list:
@@ -311,7 +311,8 @@ def verify_package(root:Path, # a package folder of the data cache, `data_dir()/
     if bad: raise DamagedCache(f"damaged data cache: {bad}; {_refetch_hint(root)}")
     if hashed or 'verified' not in rec:   # remember what was verified, so the next load only stats the files
         rec['verified'] = seen
-        tmp = mark.with_name(f'{_MARK}.{os.getpid()}'); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(mark)
+        try: tmp = mark.with_name(f'{_MARK}.{os.getpid()}'); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(mark)
+        except OSError: pass   # a read-only cache: verified again next time
     return dict(files=len(rec['files']), bytes=sum(s for s, _ in rec['files'].values()), hashed=hashed)
 
 def fetch_package(name:str, version:str, expect:tuple=(), quiet:bool=False,
