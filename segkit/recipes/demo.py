@@ -14,7 +14,7 @@ from ..metrics.semantic import per_image_scores
 from ..learner import seg_dls, seg_learner, resume_from, predict_masks, read_history
 from ..models.unet import n_params, UNet
 from ..predict import save_model_spec
-from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS
+from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS, StageClock
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
@@ -127,26 +127,29 @@ def demo(run:Run, cfg:DemoCfg):
     source = cfg.source or DEMO_SOURCE
     kw = dict(n=cfg.n, size=cfg.size, seed=cfg.seed) if source.startswith('synthetic') else {}
     steps = demo_steps(cfg.steps)   # unknown steps fail before any training
-    ds = get_source(source, path=cfg.path, **kw, **cfg.source_kw)
-    layer = ds.default_layer   # foreground for instance sources, the class codes for semantic ones
-    images, masks = ds.arrays(None, layer)
-    codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
-    desc = ds.describe(); desc.to_csv(run.path / 'data.csv')
-    n_in = 1 if images[0].ndim == 2 else images[0].shape[0]   # model.json: how `segkit predict` rebuilds the network
-    save_model_spec(run.path / 'checkpoints', 'unet', dict(n_in=n_in, n_out=len(codes), depth=cfg.depth, base=cfg.base), codes,
-                    task=INSTANCE if ds.kind == INSTANCE else SEMANTIC, source=source, layer=layer)
-    if not (run.path / 'figures' / 'data.png').exists():
-        run.save_fig(show_pairs([images[i] for i in idx['train']], [ds.masks[i] for i in idx['train']], n=4), 'data')
+    clock = StageClock('demo', ['data', 'train', 'evaluate', *(n for n, _ in steps), 'report'],
+                       key=f"{cfg.preset}/{source}/{(cfg.env or {}).get('device', 'cpu')}")   # a line per stage, with estimates
+    with clock.stage('data'):
+        ds = get_source(source, path=cfg.path, **kw, **cfg.source_kw)
+        layer = ds.default_layer   # foreground for instance sources, the class codes for semantic ones
+        images, masks = ds.arrays(None, layer)
+        codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
+        desc = ds.describe(); desc.to_csv(run.path / 'data.csv')
+        n_in = 1 if images[0].ndim == 2 else images[0].shape[0]   # model.json: how `segkit predict` rebuilds the network
+        save_model_spec(run.path / 'checkpoints', 'unet', dict(n_in=n_in, n_out=len(codes), depth=cfg.depth, base=cfg.base), codes,
+                        task=INSTANCE if ds.kind == INSTANCE else SEMANTIC, source=source, layer=layer)
+        if not (run.path / 'figures' / 'data.png').exists():
+            run.save_fig(show_pairs([images[i] for i in idx['train']], [ds.masks[i] for i in idx['train']], n=4), 'data')
     with torch_seeded(cfg.seed):
-        learn, hist = train_demo(run, cfg, images, masks, codes, idx)
-        run.save_fig(_history_fig(hist), 'training')
-        evaluate_demo(run, cfg, learn.model, images, masks, codes, idx)
+        with clock.stage('train'):
+            learn, hist = train_demo(run, cfg, images, masks, codes, idx)
+            run.save_fig(_history_fig(hist), 'training')
+        with clock.stage('evaluate'): evaluate_demo(run, cfg, learn.model, images, masks, codes, idx)
     ctx = dict(ds=ds, images=images, masks=masks, codes=codes, idx=idx)
     extra = []
     for name, fn in steps:
-        print(f"demo step: {name}", flush=True)
-        extra += fn(run, cfg, ctx)
-    write_demo_report(run, cfg, ds, hist, learn, extra)
+        with clock.stage(name): extra += fn(run, cfg, ctx)
+    with clock.stage('report'): write_demo_report(run, cfg, ds, hist, learn, extra)
 
 def write_demo_report(run:Run, cfg:DemoCfg, ds:SegSet, hist:pd.DataFrame, learn, extra=()):
     "Markdown report: data, model, training curve, metrics table, pictures, environment."
