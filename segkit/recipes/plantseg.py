@@ -21,7 +21,7 @@ from ..metrics.instance import instance_scores
 
 # %% auto #0
 __all__ = ['SCORES', 'PARTITIONS', 'EPI_BETAS', 'PR_TOLERANCES', 'OVERSEG_FRACTION', 'CLOSE_ARAND', 'LIFTED_GAIN', 'MONOTONE_RHO',
-           'cluster_mask', 'score_image', 'merged_pairs', 'instance_layer', 'claims', 'PlantSegCfg', 'plantseg_recipe',
+           'cluster_mask', 'score_image', 'merged_pairs', 'claims', 'PlantSegCfg', 'plantseg_recipe',
            'demo_instances_step']
 
 # %% ../../nbs/14j_recipes.plantseg.ipynb #b55da8cf
@@ -66,11 +66,6 @@ def merged_pairs(lab:np.ndarray, # a segmentation
     best = seg[order][np.unique(obj[order], return_index=True)[1]]
     k = np.bincount(best)
     return int((k * (k - 1) // 2).sum())
-
-def instance_layer(ds) -> str:
-    "The instance-label layer of a source: 'instances' (nuclei_tissue, folders) or the source's own ('mask' for cells3d_nuclei)."
-    keys = [k for k in ds[0] if k != 'image']
-    return 'instances' if 'instances' in keys else ('mask' if 'mask' in keys else keys[0])
 
 # %% ../../nbs/14j_recipes.plantseg.ipynb #d87cad1c
 OVERSEG_FRACTION = 0.8   # DT-WS must split more (VOI_split) than every partition on this fraction of images
@@ -296,7 +291,7 @@ def plantseg_recipe(run:Run, cfg:PlantSegCfg):
     name = cfg.source or 'nuclei_tissue'
     ds = get_source(name, path=cfg.path, **({'preset': 'mild', 'seed': cfg.seed} if name == 'nuclei_tissue' else {}))
     if ds.kind != 'instance': raise ValueError(f"`source`: {name!r} is {ds.kind}; the plantseg recipe needs instance labels")
-    layer, main = instance_layer(ds), ('mild' if name == 'nuclei_tissue' else name)
+    layer, main = 'instances', ('mild' if name == 'nuclei_tissue' else name)        # every instance source has the 'instances' layer
     idx = ds.splits()
     data = {s: ds.arrays(s, layer) for s in ('train', 'valid')}
     test = idx['test'][:cfg.n_test] if cfg.n_test else idx['test']
@@ -361,8 +356,12 @@ def _report(run, cfg, ds, binfo, sinfo, tuned, summary, cl, epi_df, n_test, has_
     prov = ds.meta['provenance'].iloc[0] if ds.meta is not None and 'provenance' in ds.meta else SOURCES.meta(ds.name).get('provenance', 'see the source')
     rep = Report(run).h1(f"PlantSeg pipeline on `{ds.name}` (preset {cfg.preset})")
     rep.p(f"Data: `{ds.name}` — **{prov}**. {n_test} test images; networks trained on {int((ds.split == 'train').sum())} training images. ",
-          "The real `epitools_membrane` image (no labels) gets the GT-free checks. Lifted multicut: the nuclear channel is the ",
-          "ground-truth nucleus labels (an oracle nuclear segmentation)." if has_nuc else "No nuclei layer: the lifted multicut is skipped.")
+          "The real `epitools_membrane` image (no labels) gets the GT-free checks. ",
+          "Lifted multicut: the nuclear channel is the ground-truth nucleus labels (an oracle nuclear segmentation)." if has_nuc
+          else "No nuclei layer: the lifted multicut is skipped.",
+          "" if main == 'mild' else f" The instances of `{ds.name}` are nuclei, not walled cells: the boundary net learns object outlines "
+          "and most objects do not touch, so the partitions have little to merge. `volume_3d` rows: the test slices stacked into "
+          "one volume, 3D DT-WS superpixels, scored in 3D.")
     rep.p(f"Networks: U-Net depth {cfg.depth}, {cfg.base} maps, {cfg.epochs} epochs × {cfg.epoch_len} random {cfg.crop}² crops, one-cycle lr {cfg.lr}, ",
           f"batch {cfg.bs}, device `{env.get('device')}`. Boundary net (BCE + Dice, [foreground, boundary]): valid loss ",
           f"{binfo['valid_loss'][0]:.3f} → {binfo['valid_loss'][-1]:.3f} in {binfo['seconds']:.0f} s.",
