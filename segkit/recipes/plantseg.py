@@ -88,12 +88,12 @@ def claims(df:pd.DataFrame, # per-image rows: preset, image, method, beta and `S
     at = mild[(mild.beta.round(3) == round(beta, 3)) | (mild.method == 'dtws')]
     w = at.pivot_table(index='image', columns='method', values='voi_split')
     if {'dtws', *PARTITIONS} <= set(w.columns):
-        frac = float((w['dtws'] > w[list(PARTITIONS)].max(1)).mean())
+        frac = float((w['dtws'] > w[list(PARTITIONS)].max(axis=1)).mean())
         rows.append(dict(claim='DT-WS over-segments (higher VOI_split than MC, GASP and MWS)', value=frac, threshold=f'≥ {OVERSEG_FRACTION} of images',
                          verdict=_verdict(frac >= OVERSEG_FRACTION)))
     a = at.pivot_table(index='image', columns='method', values='are')
     if set(PARTITIONS) <= set(a.columns):
-        d = float((a[list(PARTITIONS)].max(1) - a[list(PARTITIONS)].min(1)).mean())
+        d = float((a[list(PARTITIONS)].max(axis=1) - a[list(PARTITIONS)].min(axis=1)).mean())
         rows.append(dict(claim='MC, GASP and MWS close to each other (mean largest ARand difference)', value=d, threshold=f'≤ {CLOSE_ARAND}',
                          verdict=_verdict(d <= CLOSE_ARAND)))
     weak = df[(df.preset == 'weak_walls') & (df.beta.round(3) == round(beta, 3))]
