@@ -13,8 +13,8 @@ from .postprocess import POSTPROCESSORS
 # %% auto #0
 __all__ = ['METHODS', 'check_prob', 'check_unit', 'check_segments', 'boundary_targets', 'consecutive', 'dt_watershed',
            'RagFeatures', 'rag_features', 'edge_costs', 'signed_weights', 'cut_energy', 'multicut', 'gasp',
-           'mutex_watershed', 'nucleus_of_node', 'lifted_from_nuclei', 'lifted_multicut', 'plantseg', 'dtws_instances',
-           'multicut_instances', 'gasp_instances', 'mws_instances', 'lifted_multicut_instances']
+           'mutex_watershed', 'nucleus_of_node', 'lifted_from_nuclei', 'lifted_multicut', 'plantseg', 'boundary_pr',
+           'dtws_instances', 'multicut_instances', 'gasp_instances', 'mws_instances', 'lifted_multicut_instances']
 
 # %% ../../nbs/12a_instances.partition.ipynb #e691ae37
 def _bic():
@@ -79,12 +79,10 @@ def boundary_targets(lbl, # instance label map (H, W) or (Z, H, W); 0 = backgrou
 def consecutive(lbl:np.ndarray, # non-negative integer labels
                ) -> tuple[np.ndarray, bool]:
     "Ids relabelled to 1 … n in order (0 stays 0) as uint32, and whether anything changed."
-    flat = lbl.ravel()
-    present = np.bincount(flat) > 0
-    lut = np.cumsum(present[1:]).astype(np.uint32)
-    lut = np.concatenate([[0], lut]).astype(np.uint32)
-    out = lut[lbl]
-    return out, not np.array_equal(np.flatnonzero(present[1:]) + 1, np.arange(1, present[1:].sum() + 1))
+    present = np.bincount(lbl.ravel()) > 0
+    if present[1:].all(): return lbl.astype(np.uint32, copy=False), False     # already consecutive: no pixel gather (the common case)
+    lut = np.concatenate([[0], np.cumsum(present[1:])]).astype(np.uint32)
+    return lut[lbl], True
 
 def _size_filter(ws, h, min_size):
     "Segments < `min_size` set to 0 and re-grown by a seeded watershed on `h` (as elf's `apply_size_filter`)."
@@ -357,16 +355,58 @@ def plantseg(boundary, # boundary probability (H, W) or (Z, H, W) in [0, 1]
         node = lifted_multicut(rag, c, luv, np.where(same, m, -m))
         info['n_lifted'] = len(luv)
     t3 = time.perf_counter()
-    lab = (np.asarray(node, np.int64) + 1)[rag.superpixels]
-    lab[rag.superpixels == 0] = 0
+    seg = np.asarray(node, np.int64) + 1                  # everything per node, one pixel gather at the end
+    seg[0] = 0                                            # node 0 = superpixel id 0 = background (no edges)
     if f is not None:
-        sums, cnt = np.bincount(lab.ravel(), f.ravel()), np.bincount(lab.ravel())
-        low = sums < fg_thresh * cnt
+        sp_flat = rag.superpixels.ravel()
+        s_sp, c_sp = np.bincount(sp_flat, f.ravel(), minlength=rag.n_nodes), np.bincount(sp_flat, minlength=rag.n_nodes)
+        low = np.bincount(seg, s_sp) < fg_thresh * np.bincount(seg, c_sp)
         low[0] = True
-        lab[low[lab]] = 0
-    lab = consecutive(lab)[0]
-    info.update(n_superpixels=int(rag.superpixels.max()), n_segments=int(lab.max()), superpixels_s=t1 - t0, graph_s=t2 - t1, solve_s=t3 - t2)
+        seg = np.where(low[seg], 0, seg)
+    seg = consecutive(seg)[0]
+    lab = seg[rag.superpixels]
+    info.update(n_superpixels=int(rag.n_nodes - 1), n_segments=int(seg.max()), superpixels_s=t1 - t0, graph_s=t2 - t1, solve_s=t3 - t2,
+                relabel_s=time.perf_counter() - t3)
     return (lab, info) if return_info else lab
+
+# %% ../../nbs/12a_instances.partition.ipynb #831152e0
+def _pr_counts(p, t, tolerance, bins):
+    "Histograms of one (prediction, truth) pair: predicted ≥ t per threshold, correct ones, found true pixels, true pixels."
+    from scipy import ndimage
+    k = lambda a: np.bincount(np.minimum((a * bins).astype(np.int64), bins - 1).ravel(), minlength=bins)[::-1].cumsum()[::-1]
+    if tolerance > 0:
+        near = ndimage.distance_transform_edt(~t) <= tolerance
+        r = int(np.floor(tolerance))
+        ball = np.sum(np.square(np.mgrid[(slice(-r, r + 1),) * p.ndim]), 0) <= tolerance ** 2
+        pmax = ndimage.grey_dilation(p, footprint=ball)
+    else: near, pmax = t, p
+    return np.stack([k(p), k(p[near]), k(pmax[t])]), int(t.sum())
+
+def boundary_pr(pred, # predicted boundary probability (H, W) / (Z, H, W) in [0, 1], or a list of them (counts pooled)
+                true, # true boundaries, 0/1 of the same shape (e.g. `boundary_targets(gt)`), or a list
+                tolerance:float=0, # distance (pixels) within which a boundary pixel still counts; 0: pixel-exact
+                bins:int=100, # thresholds 0, 1/bins, …, (bins − 1)/bins
+               ) -> dict:
+    "Boundary precision and recall for every threshold (one histogram per image and class), best F1 and average precision."
+    many = isinstance(pred, (list, tuple))
+    preds, trues = (list(pred), list(true)) if many else ([pred], [true])
+    if len(preds) != len(trues) or not preds: raise ValueError(f"`true`: expected one truth per prediction, got {len(trues)} for {len(preds)}")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1: raise ValueError(f"`bins`: expected an integer ≥ 1, got {bins!r}")
+    if not np.isfinite(tolerance) or tolerance < 0: raise ValueError(f"`tolerance`: expected a distance ≥ 0, got {tolerance!r}")
+    cnt, n_true = np.zeros((3, bins), np.int64), 0
+    for p, t in zip(preds, trues):
+        p, t = check_prob(p, 'pred'), _np(t)
+        if t.shape != p.shape: raise ValueError(f"`true`: expected shape {p.shape} (the prediction's), got {t.shape}")
+        if not ((t == 0) | (t == 1)).all(): raise ValueError("`true`: expected a 0/1 boundary mask (e.g. boundary_targets(gt))")
+        c, n = _pr_counts(p, t.astype(bool), float(tolerance), int(bins)); cnt += c; n_true += n
+    if n_true == 0: raise ValueError("`true`: expected at least one boundary pixel, got none")
+    pos, tp, hit = cnt
+    precision = np.where(pos > 0, tp / np.maximum(pos, 1), 1.)
+    recall = hit / n_true
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.)
+    b = int(np.argmax(f1))
+    return dict(threshold=np.arange(bins) / bins, precision=precision, recall=recall, f1=f1, best_f1=float(f1[b]),
+                best_threshold=b / bins, ap=float(np.sum((recall - np.append(recall[1:], 0.)) * precision)), tolerance=float(tolerance))
 
 # %% ../../nbs/12a_instances.partition.ipynb #627493b4
 def _split_maps(maps, volume:bool=False):

@@ -10,18 +10,19 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import ndimage, stats
-from ..data.sources import get_source
+from ..data.sources import SOURCES, get_source
 from ..data import nuclei_sets  # noqa: F401  (registers nuclei_tissue and epitools_membrane)
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
 from ..infer import predict_maps
-from ..instances.partition import METHODS, plantseg, dt_watershed
+from ..instances.partition import METHODS, plantseg, dt_watershed, boundary_targets, boundary_pr
 from ..instances.postprocess import scherr_postprocess
 from ..instances.nets import map_dls, boundary_learner, distance_learner
 from ..metrics.instance import instance_scores
 
 # %% auto #0
-__all__ = ['SCORES', 'PARTITIONS', 'EPI_BETAS', 'OVERSEG_FRACTION', 'CLOSE_ARAND', 'LIFTED_GAIN', 'MONOTONE_RHO', 'cluster_mask',
-           'score_image', 'claims', 'PlantSegCfg', 'plantseg_recipe', 'demo_instances_step']
+__all__ = ['SCORES', 'PARTITIONS', 'EPI_BETAS', 'PR_TOLERANCES', 'OVERSEG_FRACTION', 'CLOSE_ARAND', 'LIFTED_GAIN', 'MONOTONE_RHO',
+           'cluster_mask', 'score_image', 'merged_pairs', 'claims', 'PlantSegCfg', 'plantseg_recipe',
+           'demo_instances_step']
 
 # %% ../../nbs/14j_recipes.plantseg.ipynb #b55da8cf
 SCORES = ('are', 'voi_split', 'voi_merge', 'seg', 'aji_plus')
@@ -48,6 +49,24 @@ def score_image(gt:np.ndarray, pred:np.ndarray) -> dict:
     out['cluster_fraction'] = float(m.sum() / max((gt > 0).sum(), 1))
     return out
 
+# %% ../../nbs/14j_recipes.plantseg.ipynb #fbb83eca
+PR_TOLERANCES = (0, 2)   # boundary PR: pixel-exact and within 2 px
+
+def merged_pairs(lab:np.ndarray, # a segmentation
+                 objects:np.ndarray, # objects that must stay apart (e.g. nuclei, one per cell)
+                ) -> int:
+    "Object pairs whose majority segment in `lab` is the same: the false merges a repulsive lifted edge could cut."
+    on = (objects > 0) & (lab > 0)
+    o, s = objects[on].astype(np.int64), lab[on].astype(np.int64)
+    if not len(o): return 0
+    K = int(s.max()) + 1
+    key, cnt = np.unique(o * K + s, return_counts=True)
+    obj, seg = key // K, key % K
+    order = np.lexsort((-cnt, obj))                                   # per object, its largest overlap first
+    best = seg[order][np.unique(obj[order], return_index=True)[1]]
+    k = np.bincount(best)
+    return int((k * (k - 1) // 2).sum())
+
 # %% ../../nbs/14j_recipes.plantseg.ipynb #d87cad1c
 OVERSEG_FRACTION = 0.8   # DT-WS must split more (VOI_split) than every partition on this fraction of images
 CLOSE_ARAND = 0.02       # MC/GASP/MWS "close": mean largest pairwise ARand difference at most this
@@ -59,21 +78,22 @@ def _verdict(ok): return 'reproduced' if ok else 'not reproduced'
 def claims(df:pd.DataFrame, # per-image rows: preset, image, method, beta and `SCORES`
            epi:pd.DataFrame|None=None, # epitools rows: input, method, beta, n_segments
            beta:float=0.6, # β of the comparison
+           main:str='mild', # the preset of the main comparison (the source's name for sources other than nuclei_tissue)
           ) -> pd.DataFrame:
     "One row per thesis claim: the measured value, the threshold and reproduced / not reproduced / not assessed."
     rows = []
-    mild = df[df.preset == 'mild']
+    mild = df[df.preset == main]
     if not len(mild) or mild[mild.method == 'dtws']['n_segments'].mean() < 1:     # nothing was segmented: no trend can be read
         return pd.DataFrame([dict(claim='all claims', value=np.nan, threshold='', verdict='not assessed (the boundary net found no cells)')])
     at = mild[(mild.beta.round(3) == round(beta, 3)) | (mild.method == 'dtws')]
     w = at.pivot_table(index='image', columns='method', values='voi_split')
     if {'dtws', *PARTITIONS} <= set(w.columns):
-        frac = float((w['dtws'] > w[list(PARTITIONS)].max(1)).mean())
+        frac = float((w['dtws'] > w[list(PARTITIONS)].max(axis=1)).mean())
         rows.append(dict(claim='DT-WS over-segments (higher VOI_split than MC, GASP and MWS)', value=frac, threshold=f'≥ {OVERSEG_FRACTION} of images',
                          verdict=_verdict(frac >= OVERSEG_FRACTION)))
     a = at.pivot_table(index='image', columns='method', values='are')
     if set(PARTITIONS) <= set(a.columns):
-        d = float((a[list(PARTITIONS)].max(1) - a[list(PARTITIONS)].min(1)).mean())
+        d = float((a[list(PARTITIONS)].max(axis=1) - a[list(PARTITIONS)].min(axis=1)).mean())
         rows.append(dict(claim='MC, GASP and MWS close to each other (mean largest ARand difference)', value=d, threshold=f'≤ {CLOSE_ARAND}',
                          verdict=_verdict(d <= CLOSE_ARAND)))
     weak = df[(df.preset == 'weak_walls') & (df.beta.round(3) == round(beta, 3))]
@@ -178,18 +198,61 @@ def _epitools(model, cfg) -> tuple[pd.DataFrame, dict]:
         labs[name + ' superpixels'] = sp
     return pd.DataFrame(rows), dict(image=img, maps=maps, labels=labs)
 
+# %% ../../nbs/14j_recipes.plantseg.ipynb #1ca6f5ef
+def _pr_rows(model, sets, layer:str) -> dict:
+    "Pooled boundary precision–recall of the boundary net per preset against the Eq. 2.1 targets of the GT (tolerances `PR_TOLERANCES`)."
+    curve, summary = [], []
+    for preset, ds, idx in sets:
+        preds = [predict_maps(model, [ds.image(int(i))], 'sigmoid')[0][1] for i in idx]
+        trues = [boundary_targets(ds.label(int(i), layer)) for i in idx]
+        for tol in PR_TOLERANCES:
+            r = boundary_pr(preds, trues, tolerance=tol)
+            curve += [dict(preset=preset, tolerance=tol, threshold=float(t), precision=float(p), recall=float(q), f1=float(f))
+                      for t, p, q, f in zip(r['threshold'], r['precision'], r['recall'], r['f1'])]
+            summary.append(dict(preset=preset, tolerance=tol, ap=r['ap'], best_f1=r['best_f1'], best_threshold=r['best_threshold'], images=len(idx)))
+    return dict(curve=curve, summary=summary)
+
+def _lifted_diag(img, gt, nuc, model, cfg) -> dict:
+    "Why the lifted multicut can or cannot cut merges on one image: nucleus pairs merged by MC and by LMC, lifted edges, wall evidence."
+    p = predict_maps(model, [img], 'sigmoid')[0]
+    sp = dt_watershed(p[1], cfg.threshold, min_size=cfg.min_size)
+    tb = boundary_targets(gt).astype(bool)
+    out = dict(gt_cells=int(len(np.unique(gt[gt > 0]))), superpixels=int(sp.max()),
+               wall_p_mean=float(p[1][tb].mean()), wall_recall_at_delta=float((p[1][tb] > cfg.threshold).mean()))
+    for m in ('multicut', 'lifted_multicut'):
+        lab, info = plantseg(p[1], m, beta=cfg.beta, fg=p[0], nuclei=nuc, superpixels=sp, return_info=True)
+        out[f'{m}_merged_nuclei_pairs'] = merged_pairs(lab, nuc)
+        out[f'{m}_merged_cell_pairs'] = merged_pairs(lab, gt)
+        if m == 'lifted_multicut': out['lifted_edges'] = int(info.get('n_lifted', 0))
+    out['dtws_merged_cell_pairs'] = merged_pairs(sp, gt)                  # merges already in the superpixels: no partition can undo them
+    return out
+
+def _volume_rows(ds, layer, test, model, cfg) -> list:
+    "3D path: the per-slice boundary maps of the (contiguous) test slices stacked into a volume, 3D superpixels, partitions scored in 3D."
+    z = np.sort(np.asarray(test, int))
+    p = np.stack([predict_maps(model, [ds.image(int(i))], 'sigmoid')[0] for i in z], 1)       # (2, Z, H, W)
+    gt = np.stack([ds.label(int(i), layer) for i in z])
+    sp = dt_watershed(p[1], cfg.threshold, min_size=cfg.min_size, stacked=False)
+    rows = []
+    for m in ('dtws', *PARTITIONS):
+        t0 = time.perf_counter()
+        lab = plantseg(p[1], m, beta=cfg.beta, fg=p[0], superpixels=sp)
+        rows.append(dict(preset='volume_3d', method=m, beta=cfg.beta, image=-1, seconds=time.perf_counter() - t0,
+                         notes=f'z {z[0]}–{z[-1]}, 3D superpixels', **score_image(gt, lab)))
+    return rows
+
 # %% ../../nbs/14j_recipes.plantseg.ipynb #bd62d770
-def _figures(run:Run, df:pd.DataFrame, cfg:PlantSegCfg, example:dict, epi_df:pd.DataFrame, epi:dict):
+def _figures(run:Run, df:pd.DataFrame, cfg:PlantSegCfg, example:dict, epi_df:pd.DataFrame, epi:dict, main:str='mild', pr:pd.DataFrame|None=None):
     import matplotlib.pyplot as plt
     from segkit.core import label_overlay
-    mild = df[df.preset == 'mild']
+    mild = df[df.preset == main]
     at = mild[(mild.beta.round(3) == round(cfg.beta, 3)) | mild.method.isin(['dtws', 'scherr'])]
     order = [m for m in (*METHODS, 'scherr') if m in set(at.method)]
     fig, axs = plt.subplots(1, 4, figsize=(15, 3.4))
     for ax, k in zip(axs, ('are', 'voi_split', 'voi_merge', 'aji_plus')):
         ax.boxplot([at[at.method == m][k].dropna() for m in order], tick_labels=order)
         ax.set_title(f"{k} (β = {cfg.beta})", fontsize=9); ax.tick_params(axis='x', rotation=45, labelsize=7)
-    fig.suptitle('nuclei_tissue (semi-synthetic, mild) test images — Fig. 2.4 layout', fontsize=10); fig.tight_layout()
+    fig.suptitle(f"{'nuclei_tissue (semi-synthetic, mild)' if main == 'mild' else main} test images — Fig. 2.4 layout", fontsize=10); fig.tight_layout()
     run.save_fig(fig, 'boxplots')
     fig, axs = plt.subplots(1, 3, figsize=(12, 3))
     for ax, k in zip(axs, ('are', 'voi_split', 'voi_merge')):
@@ -212,16 +275,25 @@ def _figures(run:Run, df:pd.DataFrame, cfg:PlantSegCfg, example:dict, epi_df:pd.
     for (i, m), g in epi_df[epi_df.method != 'dtws'].groupby(['input', 'method']): axs[3].plot(g.beta, g.n_segments, 'o-' if i == 'intensity' else 's--', label=f'{i}: {m}', ms=3)
     axs[3].set_xlabel('β'); axs[3].set_ylabel('segments'); axs[3].legend(fontsize=6); fig.tight_layout()
     run.save_fig(fig, 'epitools')
+    if pr is not None and len(pr):
+        fig, ax = plt.subplots(figsize=(4.2, 3.4))
+        for (preset, tol), g in pr.groupby(['preset', 'tolerance']):
+            ax.plot(g.recall, g.precision, '-' if tol == 0 else '--', label=f'{preset}, tolerance {tol:g} px')
+            at = g.iloc[int(round(cfg.threshold * len(g)))]
+            ax.plot(at.recall, at.precision, 'ko', ms=3)
+        ax.set_xlabel('boundary recall'); ax.set_ylabel('boundary precision'); ax.set_title(f'boundary net vs Eq. 2.1 targets (dot: t = δ = {cfg.threshold})', fontsize=8)
+        ax.legend(fontsize=6); fig.tight_layout(); run.save_fig(fig, 'boundary_pr')
 
 # %% ../../nbs/14j_recipes.plantseg.ipynb #f9ed948d
-@recipe('plantseg', PlantSegCfg, "PlantSeg on nuclei_tissue: boundary U-Net → DT-WS vs multicut/GASP/MWS/lifted multicut (β sweep, box plots), Scherr U-Net, epitools checks, claims.")
+@recipe('plantseg', PlantSegCfg, "PlantSeg on nuclei_tissue (or --set source=cells3d_nuclei): boundary U-Net → DT-WS vs multicut/GASP/MWS/lifted multicut (β sweep, box plots, boundary PR), Scherr U-Net, epitools checks, claims.")
 def plantseg_recipe(run:Run, cfg:PlantSegCfg):
     t_start = time.time()
     name = cfg.source or 'nuclei_tissue'
     ds = get_source(name, path=cfg.path, **({'preset': 'mild', 'seed': cfg.seed} if name == 'nuclei_tissue' else {}))
     if ds.kind != 'instance': raise ValueError(f"`source`: {name!r} is {ds.kind}; the plantseg recipe needs instance labels")
+    layer, main = 'instances', ('mild' if name == 'nuclei_tissue' else name)        # every instance source has the 'instances' layer
     idx = ds.splits()
-    data = {s: ds.arrays(s, 'instances') for s in ('train', 'valid')}
+    data = {s: ds.arrays(s, layer) for s in ('train', 'valid')}
     test = idx['test'][:cfg.n_test] if cfg.n_test else idx['test']
     has_nuc = 'nuclei' in ds[int(test[0])]
     bnet, binfo = _train(run, 'boundary', cfg, data, 'fg_boundary', boundary_learner)
@@ -229,8 +301,8 @@ def plantseg_recipe(run:Run, cfg:PlantSegCfg):
     for i in test:
         i = int(i)
         def one(i=i):
-            return _eval_boundary(ds.image(i), ds.label(i, 'instances'), ds.label(i, 'nuclei') if has_nuc else None, bnet, cfg, cfg.betas, METHODS, 'mild')
-        rows += [dict(r, image=i) for r in run.step(f'eval-mild-{i}', one)]
+            return _eval_boundary(ds.image(i), ds.label(i, layer), ds.label(i, 'nuclei') if has_nuc else None, bnet, cfg, cfg.betas, METHODS, main)
+        rows += [dict(r, image=i) for r in run.step(f'eval-mild-{i}' if main == 'mild' else f'eval-{main}-{i}', one)]
     if cfg.scherr:
         snet, sinfo = _train(run, 'scherr', cfg, data, 'distances', distance_learner)
         tuned = run.step('tune-scherr', _tune_scherr, snet, *data['valid'])
@@ -239,41 +311,57 @@ def plantseg_recipe(run:Run, cfg:PlantSegCfg):
             def one_s(i=i):
                 t0 = time.perf_counter()
                 lab = scherr_postprocess(predict_maps(snet, [ds.image(i)], None)[0], tuned['p_cell'], tuned['p_seed'])
-                return [dict(preset='mild', method='scherr', beta=np.nan, seconds=time.perf_counter() - t0, notes='', **score_image(ds.label(i, 'instances'), lab))]
+                return [dict(preset=main, method='scherr', beta=np.nan, seconds=time.perf_counter() - t0, notes='', **score_image(ds.label(i, layer), lab))]
             rows += [dict(r, image=i) for r in run.step(f'eval-scherr-{i}', one_s)]
+    pr_sets, diag = [(main, ds, test)], None
     if has_nuc and name == 'nuclei_tissue' and cfg.n_weak != 0:
         weak = get_source('nuclei_tissue', path=cfg.path, preset='weak_walls', seed=cfg.seed)
-        for i in (test[:cfg.n_weak] if cfg.n_weak else test):
+        wtest = test[:cfg.n_weak] if cfg.n_weak else test
+        for i in wtest:
             i = int(i)
             def one_w(i=i):
                 return _eval_boundary(weak.image(i), weak.label(i, 'instances'), weak.label(i, 'nuclei'), bnet, cfg, [cfg.beta], ('multicut', 'lifted_multicut'), 'weak_walls')
             rows += [dict(r, image=i) for r in run.step(f'eval-weak-{i}', one_w)]
+        diag = pd.DataFrame([dict(image=int(i), **run.step(f'lifted-diag-{int(i)}', _lifted_diag, weak.image(int(i)), weak.label(int(i), 'instances'),
+                                                              weak.label(int(i), 'nuclei'), bnet, cfg)) for i in wtest])
+        diag.to_csv(run.path / 'lifted_diagnosis.csv', index=False)
+        pr_sets.append(('weak_walls', weak, wtest))
+    if name == 'cells3d_nuclei':                         # the 3D path: contiguous test slices as one volume
+        rows += run.step('eval-volume-3d', _volume_rows, ds, layer, test, bnet, cfg)
+    pr = run.step('boundary-pr', _pr_rows, bnet, pr_sets, layer)
+    pd.DataFrame(pr['curve']).to_csv(run.path / 'boundary_pr.csv', index=False)
+    pr_sum = pd.DataFrame(pr['summary']); pr_sum.to_csv(run.path / 'boundary_pr_summary.csv', index=False)
     df = pd.DataFrame(rows)
     df.to_csv(run.path / 'per_image.csv', index=False)
     epi_df, epi = _epitools(bnet, cfg)
     epi_df.to_csv(run.path / 'epitools.csv', index=False)
-    cl = claims(df, epi_df, cfg.beta); cl.to_csv(run.path / 'claims.csv', index=False)
+    cl = claims(df, epi_df, cfg.beta, main); cl.to_csv(run.path / 'claims.csv', index=False)
     i0 = int(test[0]); p = predict_maps(bnet, [ds.image(i0)], 'sigmoid')[0]
     sp = dt_watershed(p[1], cfg.threshold, min_size=cfg.min_size)
     labs = {m: plantseg(p[1], m, beta=cfg.beta, fg=p[0], superpixels=sp, nuclei=ds.label(i0, 'nuclei') if has_nuc else None)
             for m in METHODS if m != 'lifted_multicut' or has_nuc}
     if cfg.scherr: labs['scherr'] = scherr_postprocess(predict_maps(snet, [ds.image(i0)], None)[0], tuned['p_cell'], tuned['p_seed'])
-    _figures(run, df, cfg, dict(image=ds.image(i0), gt=ds.label(i0, 'instances'), labels=labs), epi_df, epi)
+    _figures(run, df, cfg, dict(image=ds.image(i0), gt=ds.label(i0, layer), labels=labs), epi_df, epi, main, pd.DataFrame(pr['curve']))
     summary = df.groupby(['preset', 'method', 'beta'], dropna=False)[list(SCORES) + [f'cluster_{k}' for k in SCORES] + ['n_segments', 'seconds']].mean()
     summary.to_csv(run.path / 'summary.csv')
     long = summary.reset_index().melt(id_vars=['preset', 'method', 'beta'], value_vars=list(SCORES) + ['n_segments'])
     run.write_metrics(pd.DataFrame(dict(split=long.preset + '/' + long.method + '@' + long.beta.map(lambda b: '' if pd.isna(b) else f'{b:g}'),
                                         metric=long.variable, value=long.value)))
-    _report(run, cfg, ds, binfo, sinfo if cfg.scherr else None, tuned if cfg.scherr else None, summary, cl, epi_df, len(test), has_nuc, time.time() - t_start)
+    _report(run, cfg, ds, binfo, sinfo if cfg.scherr else None, tuned if cfg.scherr else None, summary, cl, epi_df, len(test), has_nuc,
+            time.time() - t_start, main, pr_sum, diag)
 
 # %% ../../nbs/14j_recipes.plantseg.ipynb #4d2c3e93
-def _report(run, cfg, ds, binfo, sinfo, tuned, summary, cl, epi_df, n_test, has_nuc, seconds):
+def _report(run, cfg, ds, binfo, sinfo, tuned, summary, cl, epi_df, n_test, has_nuc, seconds, main='mild', pr_sum=None, diag=None):
     env = cfg.env or {}
-    prov = ds.meta['provenance'].iloc[0] if ds.meta is not None and 'provenance' in ds.meta else 'see the source'
+    prov = ds.meta['provenance'].iloc[0] if ds.meta is not None and 'provenance' in ds.meta else SOURCES.meta(ds.name).get('provenance', 'see the source')
     rep = Report(run).h1(f"PlantSeg pipeline on `{ds.name}` (preset {cfg.preset})")
     rep.p(f"Data: `{ds.name}` — **{prov}**. {n_test} test images; networks trained on {int((ds.split == 'train').sum())} training images. ",
-          "The real `epitools_membrane` image (no labels) gets the GT-free checks. Lifted multicut: the nuclear channel is the ",
-          "ground-truth nucleus labels (an oracle nuclear segmentation)." if has_nuc else "No nuclei layer: the lifted multicut is skipped.")
+          "The real `epitools_membrane` image (no labels) gets the GT-free checks. ",
+          "Lifted multicut: the nuclear channel is the ground-truth nucleus labels (an oracle nuclear segmentation)." if has_nuc
+          else "No nuclei layer: the lifted multicut is skipped.",
+          "" if main == 'mild' else f" The instances of `{ds.name}` are nuclei, not walled cells: the boundary net learns object outlines "
+          "and most objects do not touch, so the partitions have little to merge. `volume_3d` rows: the test slices stacked into "
+          "one volume, 3D DT-WS superpixels, scored in 3D.")
     rep.p(f"Networks: U-Net depth {cfg.depth}, {cfg.base} maps, {cfg.epochs} epochs × {cfg.epoch_len} random {cfg.crop}² crops, one-cycle lr {cfg.lr}, ",
           f"batch {cfg.bs}, device `{env.get('device')}`. Boundary net (BCE + Dice, [foreground, boundary]): valid loss ",
           f"{binfo['valid_loss'][0]:.3f} → {binfo['valid_loss'][-1]:.3f} in {binfo['seconds']:.0f} s.",
@@ -286,6 +374,16 @@ def _report(run, cfg, ds, binfo, sinfo, tuned, summary, cl, epi_df, n_test, has_
     if cfg.preset == 'quick': rep.note("Quick preset: small networks and few images on a CPU — trends are reported, not accepted; the full preset is the test.")
     rep.h2("Mean scores per method and β").table(summary[list(SCORES) + ['cluster_are', 'cluster_voi_merge', 'n_segments', 'seconds']].round(4), '{:.4f}')
     rep.figure('boxplots', 'box plots').figure('beta_sweep', 'β sweep').figure('example', 'one test image')
+    if pr_sum is not None and len(pr_sum):
+        rep.h2("Boundary precision–recall (boundary net vs Eq. 2.1 targets, pooled over test images)")
+        rep.p("Thresholds on a 1/100 grid; tolerance 2: a pixel within 2 px of a true boundary counts (precision), a true pixel is found ",
+              "if a prediction ≥ t lies within 2 px (recall). AP = step-wise area under the curve.")
+        rep.table(pr_sum.set_index(['preset', 'tolerance']), '{:.3f}').figure('boundary_pr', 'boundary precision–recall')
+    if diag is not None and len(diag):
+        rep.h2("Lifted multicut diagnosis (weak_walls test images)")
+        rep.p("Nucleus pairs inside one segment are the merges repulsive lifted edges can cut; cell pairs already merged in the DT-WS ",
+              "superpixels cannot be undone by any partition. `wall_recall_at_delta`: fraction of true wall pixels with p > δ.")
+        rep.table(diag.set_index('image'), '{:.3f}')
     rep.h2("Real membrane image (epitools, no labels): segments vs β")
     rep.table(epi_df.pivot_table(index=['input', 'method'], columns='beta', values='n_segments', dropna=False))
     rep.figure('epitools', 'epitools')
