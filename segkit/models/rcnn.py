@@ -19,7 +19,7 @@ from .encoders import Encoder, get_encoder
 
 # %% auto #0
 __all__ = ['BACKBONES', 'EncoderFPN', 'mask_rcnn', 'label_uncertainty_loss', 'UncertaintyRoIHeads', 'umask_rcnn',
-           'umask_postprocess', 'predict_with_boxes']
+           'umask_postprocess', 'detections_to_labels', 'predict_with_boxes']
 
 # %% ../../nbs/07f_models.rcnn.ipynb #9dc6e6c0
 class EncoderFPN(nn.Module):
@@ -170,6 +170,25 @@ def umask_postprocess(det:dict, # one image's output: 'masks' (P, 1, H, W) proba
         cross = (iou > theta_cross) & kept[None] & certain[None]
         kept &= ~(~certain & cross.any(1))
     return dict(masks=binm[kept], scores=scores[kept], certain=certain[kept], confidence=conf[kept])
+
+# %% ../../nbs/07f_models.rcnn.ipynb #8ba90938
+def detections_to_labels(det:dict, # one image's output: 'masks' (P, 1, H, W) or (P, H, W) probabilities or booleans, 'scores' (P,)
+                         score_thresh:float=0.5, # detections with a lower score are dropped
+                         mask_thresh:float=0.5, # mask binarisation
+                        ) -> np.ndarray:
+    "An instance label map (H, W) int32: overlaps go to the higher-scoring detection; ids 1, 2, … in descending score (hidden objects vanish)."
+    if not 0 <= mask_thresh <= 1: raise ValueError(f"`mask_thresh`: expected a threshold in [0, 1], got {mask_thresh}")
+    m, s = det['masks'], det['scores']
+    m = m[:, 0] if m.ndim == 4 else m
+    if m.ndim != 3: raise ValueError(f"`det['masks']`: expected (P, H, W) or (P, 1, H, W), got shape {tuple(m.shape)}")
+    keep = s >= score_thresh
+    m, s = m[keep], s[keep]
+    m = m[torch.sort(-s.float(), stable=True).indices]
+    m = m if m.dtype == torch.bool else m >= mask_thresh
+    if len(m) == 0: return np.zeros(tuple(m.shape[-2:]), np.int32)
+    first = torch.where(m.any(0), m.byte().argmax(0) + 1, 0).cpu().numpy()      # the first (highest-scoring) mask covering a pixel
+    ids, inv = np.unique(first, return_inverse=True)                              # consecutive ids, score order kept
+    return (inv.reshape(first.shape) + (ids[0] != 0)).astype(np.int32)
 
 # %% ../../nbs/07f_models.rcnn.ipynb #c3e44692
 def predict_with_boxes(model:MaskRCNN, # a (U-)Mask R-CNN in eval mode
