@@ -175,20 +175,25 @@ def umask_postprocess(det:dict, # one image's output: 'masks' (P, 1, H, W) proba
 def detections_to_labels(det:dict, # one image's output: 'masks' (P, 1, H, W) or (P, H, W) probabilities or booleans, 'scores' (P,)
                          score_thresh:float=0.5, # detections with a lower score are dropped
                          mask_thresh:float=0.5, # mask binarisation
-                        ) -> np.ndarray:
+                         return_index:bool=False, # also return, for ids 1..n, the index of their detection in `det`
+                        ):
     "An instance label map (H, W) int32: overlaps go to the higher-scoring detection; ids 1, 2, … in descending score (hidden objects vanish)."
     if not 0 <= mask_thresh <= 1: raise ValueError(f"`mask_thresh`: expected a threshold in [0, 1], got {mask_thresh}")
     m, s = det['masks'], det['scores']
     m = m[:, 0] if m.ndim == 4 else m
     if m.ndim != 3: raise ValueError(f"`det['masks']`: expected (P, H, W) or (P, 1, H, W), got shape {tuple(m.shape)}")
-    keep = s >= score_thresh
-    m, s = m[keep], s[keep]
-    m = m[torch.sort(-s.float(), stable=True).indices]
+    keep = (s >= score_thresh).cpu()
+    order = torch.sort(-s[keep].float().cpu(), stable=True).indices
+    src = torch.nonzero(keep).flatten()[order].numpy()                             # detection index of each painted mask
+    m = m[keep.to(m.device)][order.to(m.device)]
     m = m if m.dtype == torch.bool else m >= mask_thresh
-    if len(m) == 0: return np.zeros(tuple(m.shape[-2:]), np.int32)
+    if len(m) == 0:
+        z = np.zeros(tuple(m.shape[-2:]), np.int32)
+        return (z, np.zeros(0, np.int64)) if return_index else z
     first = torch.where(m.any(0), m.byte().argmax(0) + 1, 0).cpu().numpy()      # the first (highest-scoring) mask covering a pixel
     ids, inv = np.unique(first, return_inverse=True)                              # consecutive ids, score order kept
-    return (inv.reshape(first.shape) + (ids[0] != 0)).astype(np.int32)
+    lbl = (inv.reshape(first.shape) + (ids[0] != 0)).astype(np.int32)
+    return (lbl, src[ids[ids > 0] - 1]) if return_index else lbl
 
 # %% ../../nbs/07f_models.rcnn.ipynb #c3e44692
 def predict_with_boxes(model:MaskRCNN, # a (U-)Mask R-CNN in eval mode
