@@ -113,12 +113,18 @@ class UncertaintyRoIHeads(RoIHeads):
         return self.certainty(f)
 
     def forward(self, features, proposals, image_shapes, targets=None):
-        result, losses = super().forward(features, proposals, image_shapes, targets)
+        if not self.training: hook = None
+        else:                                     # training: reuse the box head's features of the sampled proposals (no second RoIAlign)
+            seen = []
+            hook = self.box_head.register_forward_hook(lambda mod, inp, out: seen.append(out))
+        try: result, losses = super().forward(features, proposals, image_shapes, targets)
+        finally:
+            if hook is not None: hook.remove()
         if self.training:
             props, matched, labels, _ = self._sampled
-            pos = [l > 0 for l in labels]
-            logits = self._logits(features, [p[m] for p, m in zip(props, pos)], image_shapes)
-            tgt = torch.cat([t['certainty_bin'][mi[m]] for t, mi, m in zip(targets, matched, pos)])
+            pos = torch.cat(labels) > 0            # box-head rows follow the sampled proposals, image after image
+            logits = self.certainty(seen[0][pos])
+            tgt = torch.cat([t['certainty_bin'][mi[l > 0]] for t, mi, l in zip(targets, matched, labels)])
             losses['loss_certainty'] = label_uncertainty_loss(logits, tgt, self.xi, self.weights)
             del self._sampled
         else:
