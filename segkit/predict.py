@@ -12,17 +12,19 @@ import numpy as np
 import pandas as pd
 import torch
 from fastprogress.fastprogress import progress_bar
-from .core import normalize_percentile, default_device, check_choice, torch_seeded, SEMANTIC, INSTANCE
+from .core import normalize_percentile, default_device, check_choice, torch_seeded, eval_mode, model_device, SEMANTIC, INSTANCE
 from .registry import Registry
 from .data.sources import read_image_file
-from .data.block import predict_tiled
+from .infer import predict_maps
 from .models.unet import UNet
 from .models.weights import load_state, load_into
+from .models.rcnn import mask_rcnn, umask_rcnn, umask_postprocess, detections_to_labels
 from .instances.postprocess import POSTPROCESSORS, get_postprocessor
 
 # %% auto #0
 __all__ = ['PREDICTORS', 'SPEC', 'EXTS', 'Predictor', 'register_predictor', 'unet_arch', 'unet_predictor', 'save_model_spec',
-           'find_checkpoint', 'load_predictor', 'model_input', 'predict_image', 'list_images', 'predict_files']
+           'find_checkpoint', 'load_predictor', 'RCNNPredictor', 'rcnn_predictor', 'model_input', 'predict_image',
+           'list_images', 'predict_files']
 
 # %% ../nbs/14e_predict.ipynb #88720d0a
 @dataclass
@@ -42,12 +44,13 @@ class Predictor:
         if self.model is not None: self.model.to(device)
         return self
     def maps(self, image:np.ndarray, tile:int=256, overlap:int=32, bs:int=8) -> np.ndarray:
-        "Class probabilities `(C, H, W)` of one prepared `(n_in, H, W)` image, tile by tile (overlaps averaged)."
-        dev = next(self.model.parameters()).device
-        with torch.inference_mode(), torch.autocast(dev.type, enabled=dev.type == 'cuda'):
-            return predict_tiled(self.model, image, tile=tile, overlap=overlap, bs=bs)
+        "Class probabilities `(C, H, W)` of one prepared `(n_in, H, W)` image, tile by tile (overlaps averaged): `segkit.infer.predict_maps`."
+        return predict_maps(self.model, image[None], 'softmax', tile=tile, overlap=overlap, bs=bs)[0]
     def instances(self, image:np.ndarray, probs:np.ndarray) -> np.ndarray|None:
         "Object ids straight from the model (detection models); None: `predict_image` post-processes `probs`."
+        return None
+    def objects(self, image:np.ndarray) -> pd.DataFrame|None:
+        "One row per object with model-specific columns (detection models: score, certainty); None: only the areas of `predictions.csv`."
         return None
 
 def _predictor_smoke(name, loader):
@@ -152,6 +155,73 @@ def load_predictor(model, # a run folder, a checkpoint file, or a ready `Predict
     kind = spec.get('kind', 'unet')
     return PREDICTORS[kind]({**spec, 'source': str(ckpt)}, sd, device)
 
+# %% ../nbs/14e_predict.ipynb #e5e6c954
+@dataclass
+class RCNNPredictor(Predictor):
+    "A (U-)Mask R-CNN as a `Predictor`: whole-image detection at native resolution; objects painted in score order; a per-object table."
+    post: dict = field(default_factory=dict) # 'score_thresh', 'mask_thresh' (Mask R-CNN) or `umask_postprocess` thresholds (U-Mask R-CNN)
+
+    def detect(self, image:np.ndarray) -> dict:
+        "Kept detections of one prepared `(n_in, H, W)` image: `labels (H, W)` and the object table `objects` (cached for the last image)."
+        if getattr(self, '_cache', (None,))[0] is image: return self._cache[1]
+        m = self.model
+        x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).to(model_device(m))
+        h, w = x.shape[-2:]
+        tf = m.transform; old = tf.min_size, tf.max_size
+        tf.min_size, tf.max_size = (min(h, w),), max(h, w)                  # no resizing: native resolution, whatever the training size
+        try:
+            with eval_mode(m), torch.autocast(x.device.type, enabled=x.device.type == 'cuda'): det = m([x])[0]
+        finally: tf.min_size, tf.max_size = old
+        det = {k: v.float() if v.is_floating_point() else v for k, v in det.items()}
+        kw = dict(self.post)
+        if 'certainty_logits' in det:
+            res = umask_postprocess(det, **kw)
+            pick = dict(masks=res['masks'], scores=res['scores'])
+            extra = dict(certainty=res['confidence'].cpu().numpy(), certain=res['certain'].cpu().numpy())
+        else:
+            ok = det['scores'] >= kw.get('score_thresh', 0.5)
+            pick, extra = dict(masks=det['masks'][ok, 0] >= kw.get('mask_thresh', 0.5), scores=det['scores'][ok]), {}
+        lbl, idx = detections_to_labels(pick, 0., 0.5, return_index=True)
+        area = np.bincount(lbl.ravel(), minlength=len(idx) + 1)[1:]
+        tab = pd.DataFrame(dict(id=np.arange(1, len(idx) + 1), score=pick['scores'].cpu().numpy()[idx], area=area,
+                                **{c: v[idx] for c, v in extra.items()}))
+        out = dict(labels=lbl, objects=tab)
+        self._cache = (image, out)
+        return out
+
+    def maps(self, image:np.ndarray, tile:int=256, overlap:int=32, bs:int=8) -> np.ndarray:
+        "Background/object maps `(2, H, W)`: the union of the kept instances (0/1, so `mask` agrees with `instances`); one pass, tiles unused."
+        fg = (self.detect(image)['labels'] > 0).astype(np.float32)
+        return np.stack([1 - fg, fg])
+    def instances(self, image:np.ndarray, probs:np.ndarray) -> np.ndarray:
+        "Object ids (H, W): kept detections painted in descending score (overlaps go to the higher score)."
+        return self.detect(image)['labels']
+    def objects(self, image:np.ndarray) -> pd.DataFrame:
+        "One row per object of `instances`: id, score, area and, for U-Mask R-CNN, `certainty` (expected bin centre) and `certain`."
+        return self.detect(image)['objects']
+
+_RCNN_ARCH = dict(backbone='tiny', n_in=1, size=64, detections=20)
+
+def _rcnn_example(kind):
+    with torch_seeded(0): m = (umask_rcnn if kind == 'umask_rcnn' else mask_rcnn)(**_RCNN_ARCH)
+    return dict(kind=kind, arch=_RCNN_ARCH, codes=['background', 'object'], task=INSTANCE), m.state_dict()
+
+@register_predictor('mask_rcnn', lambda: _rcnn_example('mask_rcnn'), "torchvision Mask R-CNN (`segkit.models.rcnn.mask_rcnn`), rebuilt from model.json's `arch`")
+def rcnn_predictor(spec:dict, sd:dict, device=None) -> RCNNPredictor:
+    "A `RCNNPredictor` for a `mask_rcnn` / `umask_rcnn` state dict; `spec['arch']` holds the builder's arguments, `spec['post']` the thresholds."
+    src, kind = spec.get('source', 'the checkpoint'), spec.get('kind', 'mask_rcnn')
+    arch = spec.get('arch')
+    if not isinstance(arch, dict) or not arch:
+        raise ValueError(f"{src}: model.json of a {kind} needs `arch`, the `{kind}` arguments (e.g. dict(backbone='tiny', n_in=1, size=256)); see `save_model_spec`")
+    model = (umask_rcnn if kind == 'umask_rcnn' else mask_rcnn)(**arch)
+    load_into(model, sd, strict=True, source=src)
+    codes = tuple(spec.get('codes') or ('background', 'object'))
+    if len(codes) != 2: raise ValueError(f"{src}: model.json names {len(codes)} classes; segkit's Mask R-CNN predictor handles one object class (2 codes)")
+    return RCNNPredictor(kind, model.eval().to(default_device(device)), arch.get('n_in', 1), codes, INSTANCE,
+                         spec.get('normalize', 'percentile'), src, spec, dict(spec.get('post') or {}))
+
+register_predictor('umask_rcnn', lambda: _rcnn_example('umask_rcnn'), "U-Mask R-CNN (`segkit.models.rcnn.umask_rcnn`): instances plus a certainty per object")(rcnn_predictor)
+
 # %% ../nbs/14e_predict.ipynb #7d7cb17b
 def model_input(image:np.ndarray, # an image as read from a file: (H, W), (C, H, W) or channels-last (H, W, C)
                 n_in:int, # channels the model takes
@@ -191,14 +261,14 @@ def predict_image(pred:Predictor, # from `load_predictor`
                   channel:int|None=None, # use only this channel of a multi-channel image
                   name:str='image', # for messages
                  ) -> dict:
-    "`probs (C, H, W)`, `mask (H, W)` class codes and `instances (H, W)` ids (None without post-processing) of one image."
+    "`probs (C, H, W)`, `mask (H, W)` class codes, `instances (H, W)` ids (None without post-processing) and `objects` (detection models' table, else None)."
     if tile < 1 or overlap < 0: raise ValueError(f"`tile`, `overlap`: expected tile ≥ 1 and overlap ≥ 0, got {tile}, {overlap}")
     x = model_input(image, pred.n_in, channel, pred.normalize, name)
     probs = pred.maps(x, tile, overlap, bs)
     inst = pred.instances(x, probs)
     post = _post_name(postprocess, pred.task)
     if inst is None and post is not None: inst = get_postprocessor(post, **(post_kw or {}))(probs)
-    return dict(probs=probs, mask=probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int32), instances=inst)
+    return dict(probs=probs, mask=probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int32), instances=inst, objects=pred.objects(x))
 
 # %% ../nbs/14e_predict.ipynb #094cc1a8
 EXTS = ('.png', '.tif', '.tiff', '.npy')
@@ -246,6 +316,9 @@ def _row(name:str, f:Path, img:np.ndarray, out:dict, codes, secs:float) -> dict:
         r.update(objects=len(area), area_mean=float(area.mean()) if len(area) else np.nan,
                  area_median=float(np.median(area)) if len(area) else np.nan,
                  area_min=int(area.min()) if len(area) else 0, area_max=int(area.max()) if len(area) else 0)
+    o = out.get('objects')
+    if o is not None and 'certainty' in o:
+        r.update(certainty_mean=float(o.certainty.mean()) if len(o) else np.nan, uncertain_objects=int((~o.certain.astype(bool)).sum()))
     return dict(r, seconds=round(secs, 3))
 
 def predict_files(model, # a run folder of `segkit run`, a checkpoint file, or a `Predictor`
@@ -262,7 +335,7 @@ def predict_files(model, # a run folder of `segkit run`, a checkpoint file, or a
                   device=None, # 'cpu', 'cuda', … (default: CUDA if available)
                   progress:bool=True, # show a progress bar with the time left
                  ) -> pd.DataFrame:
-    "Predict every image: `out/masks/NAME`, `out/instances/NAME` (instance tasks), `out/predictions.csv` and `out/predict.json`; returns the CSV's table."
+    "Predict every image: `out/masks/NAME`, `out/instances/NAME` (instance tasks), `out/predictions.csv`, `out/objects.csv` (detection models) and `out/predict.json`; returns the CSV's table."
     from segkit.experiments import env_info
     check_choice(fmt, ('tif', 'png'), 'fmt')
     if tile < 1 or overlap < 0 or overlap >= tile or bs < 1:
@@ -272,7 +345,7 @@ def predict_files(model, # a run folder of `segkit run`, a checkpoint file, or a
     files = list_images(images)
     pred = load_predictor(model, device)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    rows, t0 = [], time.time()
+    rows, objs, t0 = [], [], time.time()
     for f, name in progress_bar(files, display=progress, leave=False):
         t = time.time()
         img = read_image_file(f)
@@ -280,10 +353,14 @@ def predict_files(model, # a run folder of `segkit run`, a checkpoint file, or a
         _write_label(out / 'masks' / name, res['mask'], fmt)
         if res['instances'] is not None: _write_label(out / 'instances' / name, res['instances'].astype(np.int32 if fmt == 'tif' else np.int64), fmt)
         if probs: _write_label(out / 'probs' / name, res['probs'].astype(np.float32), 'tif')
+        if res['objects'] is not None: objs.append(res['objects'].assign(name=name).set_index(['name', 'id']))
         rows.append(_row(name, f, img, res, pred.codes, time.time() - t))
     df = pd.DataFrame(rows).set_index('name')
     df.to_csv(out / 'predictions.csv')
+    if objs: pd.concat(objs).to_csv(out / 'objects.csv')
+    used = ('detector (objects painted in descending score)' if isinstance(pred, RCNNPredictor) else
+            None if res['instances'] is None else (postprocess if postprocess != 'auto' else _post_name('auto', pred.task)))
     (out / 'predict.json').write_text(json.dumps(dict(model=pred.source, kind=pred.kind, codes=list(pred.codes), task=pred.task,
-        tile=tile, overlap=overlap, postprocess=None if res['instances'] is None else (postprocess if postprocess != 'auto' else _post_name('auto', pred.task)),
+        tile=tile, overlap=overlap, postprocess=used,
         post_kw=post_kw, channel=channel, fmt=fmt, n_images=len(df), seconds=round(time.time() - t0, 2), env=env_info(device)), indent=1, default=str))
     return df

@@ -121,7 +121,7 @@ def test_bad_inputs_give_one_clear_error(tmp_path):
     (tmp_path / 'm' / 'model.json').write_text(json.dumps({**spec, 'arch': {**spec['arch'], 'base': 8}}))
     with pytest.raises(WeightsMismatch, match="weights do not fit UNet"): load_predictor(ck)
     (tmp_path / 'm' / 'model.json').write_text(json.dumps({**spec, 'kind': 'maskrcnn'}))
-    with pytest.raises(UnknownName, match="unknown predictor kind 'maskrcnn'; known: unet"): load_predictor(ck)
+    with pytest.raises(UnknownName, match="unknown predictor kind 'maskrcnn'; known: mask_rcnn, umask_rcnn, unet"): load_predictor(ck)
     with pytest.raises(FileNotFoundError, match="holds no checkpoint yet"): find_checkpoint(tmp_path / 'twice')
 
 def test_cli_exit_codes_and_one_line_errors(tmp_path, capsys):

@@ -19,7 +19,7 @@ from .encoders import Encoder, get_encoder
 
 # %% auto #0
 __all__ = ['BACKBONES', 'EncoderFPN', 'mask_rcnn', 'label_uncertainty_loss', 'UncertaintyRoIHeads', 'umask_rcnn',
-           'umask_postprocess', 'predict_with_boxes']
+           'umask_postprocess', 'detections_to_labels', 'predict_with_boxes']
 
 # %% ../../nbs/07f_models.rcnn.ipynb #9dc6e6c0
 class EncoderFPN(nn.Module):
@@ -113,12 +113,18 @@ class UncertaintyRoIHeads(RoIHeads):
         return self.certainty(f)
 
     def forward(self, features, proposals, image_shapes, targets=None):
-        result, losses = super().forward(features, proposals, image_shapes, targets)
+        if not self.training: hook = None
+        else:                                     # training: reuse the box head's features of the sampled proposals (no second RoIAlign)
+            seen = []
+            hook = self.box_head.register_forward_hook(lambda mod, inp, out: seen.append(out))
+        try: result, losses = super().forward(features, proposals, image_shapes, targets)
+        finally:
+            if hook is not None: hook.remove()
         if self.training:
             props, matched, labels, _ = self._sampled
-            pos = [l > 0 for l in labels]
-            logits = self._logits(features, [p[m] for p, m in zip(props, pos)], image_shapes)
-            tgt = torch.cat([t['certainty_bin'][mi[m]] for t, mi, m in zip(targets, matched, pos)])
+            pos = torch.cat(labels) > 0            # box-head rows follow the sampled proposals, image after image
+            logits = self.certainty(seen[0][pos])
+            tgt = torch.cat([t['certainty_bin'][mi[l > 0]] for t, mi, l in zip(targets, matched, labels)])
             losses['loss_certainty'] = label_uncertainty_loss(logits, tgt, self.xi, self.weights)
             del self._sampled
         else:
@@ -170,6 +176,30 @@ def umask_postprocess(det:dict, # one image's output: 'masks' (P, 1, H, W) proba
         cross = (iou > theta_cross) & kept[None] & certain[None]
         kept &= ~(~certain & cross.any(1))
     return dict(masks=binm[kept], scores=scores[kept], certain=certain[kept], confidence=conf[kept])
+
+# %% ../../nbs/07f_models.rcnn.ipynb #8ba90938
+def detections_to_labels(det:dict, # one image's output: 'masks' (P, 1, H, W) or (P, H, W) probabilities or booleans, 'scores' (P,)
+                         score_thresh:float=0.5, # detections with a lower score are dropped
+                         mask_thresh:float=0.5, # mask binarisation
+                         return_index:bool=False, # also return, for ids 1..n, the index of their detection in `det`
+                        ):
+    "An instance label map (H, W) int32: overlaps go to the higher-scoring detection; ids 1, 2, … in descending score (hidden objects vanish)."
+    if not 0 <= mask_thresh <= 1: raise ValueError(f"`mask_thresh`: expected a threshold in [0, 1], got {mask_thresh}")
+    m, s = det['masks'], det['scores']
+    m = m[:, 0] if m.ndim == 4 else m
+    if m.ndim != 3: raise ValueError(f"`det['masks']`: expected (P, H, W) or (P, 1, H, W), got shape {tuple(m.shape)}")
+    keep = (s >= score_thresh).cpu()
+    order = torch.sort(-s[keep].float().cpu(), stable=True).indices
+    src = torch.nonzero(keep).flatten()[order].numpy()                             # detection index of each painted mask
+    m = m[keep.to(m.device)][order.to(m.device)]
+    m = m if m.dtype == torch.bool else m >= mask_thresh
+    if len(m) == 0:
+        z = np.zeros(tuple(m.shape[-2:]), np.int32)
+        return (z, np.zeros(0, np.int64)) if return_index else z
+    first = torch.where(m.any(0), m.byte().argmax(0) + 1, 0).cpu().numpy()      # the first (highest-scoring) mask covering a pixel
+    ids, inv = np.unique(first, return_inverse=True)                              # consecutive ids, score order kept
+    lbl = (inv.reshape(first.shape) + (ids[0] != 0)).astype(np.int32)
+    return (lbl, src[ids[ids > 0] - 1]) if return_index else lbl
 
 # %% ../../nbs/07f_models.rcnn.ipynb #c3e44692
 def predict_with_boxes(model:MaskRCNN, # a (U-)Mask R-CNN in eval mode
