@@ -71,15 +71,15 @@ def test_genconfig_bad_evalnet_cl_options(kw, match):
 def test_evalnet_ranks_a_good_mask_above_a_bad_one():
     from segkit.core import synth_blobs
     sb = synth_blobs(16, 64, seed=3)
-    toy = lambda i, k: {'gt': (sb.masks[i] > 0).astype(np.int64), 'inv': (sb.masks[i] == 0).astype(np.int64),
-                        'empty': np.zeros((64, 64), np.int64)}[k]
-    kinds = ('gt', 'empty', 'inv')
+    toy = lambda i, k: {'gt': (sb.masks[i] > 0).astype(np.int64), 'shift': np.roll((sb.masks[i] > 0).astype(np.int64), 6, 1),
+                        'empty': np.zeros((64, 64), np.int64), 'inv': (sb.masks[i] == 0).astype(np.int64)}[k]
+    kinds = ('gt', 'shift', 'empty', 'inv')
     items = lambda ii: [(sb.images[i][None], toy(i, k), toy(i, 'gt')) for i in ii for k in kinds]
     tr, va = evalnet_samples(items(range(12)), 'binary', 2, crop=64, per_item=1), evalnet_samples(items(range(12, 16)), 'binary', 2, crop=64, per_item=1)
-    net, info = train_evalnet(tr, va, GenConfig(evalnet_epochs=6, device='cpu', evalnet_crop=64), seed=0)
+    net, info = train_evalnet(tr, va, GenConfig(evalnet_epochs=12, bs=8, device='cpu', evalnet_crop=64), seed=0)
     s = EvalNetEnsemble([net], 'binary', 2, 64).score([sb.images[i][None] for i in range(12, 16) for k in kinds],
-                                                      [toy(i, k) for i in range(12, 16) for k in kinds]).reshape(4, 3)
-    assert (s[:, 0] > s[:, 2]).all()
+                                                      [toy(i, k) for i in range(12, 16) for k in kinds]).reshape(4, 4)
+    assert (s[:, 0] > s[:, 3]).all(), s                 # held-out images: the true mask above the inverted one
 
 @pytest.mark.slow
 def test_evalnet_and_cl_end_to_end():
