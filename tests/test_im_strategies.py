@@ -95,3 +95,20 @@ def test_evalnet_and_cl_end_to_end():
         r = run_generations(s, td, cfg, base, log=None)
         assert len(r) == 1 and 0 <= r.val.iloc[0] <= 1
     assert r.best_phase.iloc[0] in ('start', 'supervised', 'consistency')
+
+def test_ed_grid_rows_and_step_prefixes(monkeypatch):
+    import pandas as pd
+    import segkit.recipes.im as rim
+    from segkit.experiments import cfg_from
+    seen = []
+    fake_base = lambda data, gc, rr, which, log: {**{b: [(None, dict(val=0.5))] for b in which}, **{f'{b}_test': 0.5 for b in which}}
+    def fake_gen(s, data, g, base, rs, log):
+        seen.append((s, g.e, g.d, rs.prefix)); return pd.DataFrame([dict(strategy=s, generation=1)])
+    class _Run: path = '.'
+    monkeypatch.setattr(rim, 'base_models', fake_base); monkeypatch.setattr(rim, 'run_generations', fake_gen)
+    gens, _ = rim.run_im(_Run(), cfg_from(rim.IMCfg, overrides=dict(ed_grid='true')), data=object(), log=None)
+    im = [x for x in seen if x[0] == 'im']
+    assert sorted((e, d) for _, e, d, _ in im) == sorted(rim.ED_GRID) and len(im) == 9
+    assert ('im', 0, 0, 'r0-k2') in im and ('im', 3, 5, 'r0-k2-e3d5') in im           # the configured (e, d) keeps the plain step names
+    assert [x for x in seen if x[0] == 'me'] == [('me', 0, 0, 'r0-k2')]
+    assert set(gens.strategy) == {'me', 'im'} | {f'im e{e}d{d}' for e, d in rim.ED_GRID if (e, d) != (0, 0)}

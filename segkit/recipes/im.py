@@ -16,8 +16,8 @@ from ..pseudo.generations import GenConfig, base_models, run_generations, topk
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, md_table
 
 # %% auto #0
-__all__ = ['BASELINES', 'IMCfg', 'HybridCfg', 'gen_config', 'run_im', 'fig5_table', 'max_table', 'claims', 'write_im_report',
-           'im_nuclei', 'im_hybrids', 'demo_im_step']
+__all__ = ['BASELINES', 'ED_GRID', 'IMCfg', 'HybridCfg', 'gen_config', 'run_im', 'fig5_table', 'max_table', 'claims',
+           'write_im_report', 'im_nuclei', 'im_hybrids', 'demo_im_step']
 
 # %% ../../nbs/14f_recipes.im.ipynb #910876d8
 BASELINES = ('ldt', 'fdt', 'aldt')
@@ -48,12 +48,13 @@ class IMCfg(RecipeCfg):
     alpha_sched: tuple[float, ...]|None = (0.5, 0.75) # widths per generation of NS-type strategies (one per generation)
     e: int = 0 # IM erosion kernel (paper grid {0, 3, 5})
     d: int = 0 # IM dilation kernel
+    ed_grid: bool = False # IM also at every (e, d) ∈ {0, 3, 5}² (the paper's grid); extra rows named 'im e{e}d{d}'
     evalnets: int = 3 # EvalNets per ensemble (evalnet, im++, aim++; paper 5)
     evalnet_epochs: int = 8 # EvalNet training epochs
     cl_epochs: int = 3 # consistency-loss baseline epochs (authors 100)
     FULL = dict(downscale=1, runs=3, generations=5, students=5, n_base=10, epochs=50, epoch_len=2400, bs=32, crop=256, valid_crop=None, one_cycle=False,
                 alpha0=1.0, alpha_sched=(1.0, 1.25, 1.5, 1.75, 2.0), ks=(2, 3, 4),
-                evalnets=5, evalnet_epochs=50, cl_epochs=100,
+                evalnets=5, evalnet_epochs=50, cl_epochs=100, ed_grid=True,
                 strategies=('me', 'ie', 'ns', 'im', 'im+', 'evalnet', 'im++', 'aim+', 'aim++', 'gt_im++', 'cl'))
     CHOICES = dict(task=TASKS, split=('shipped', 'stratified'),
                    strategies=lambda: [n for n in PSEUDO_STRATEGIES.names() if PSEUDO_STRATEGIES.meta(n).get('kind') != 'baseline'])
@@ -69,6 +70,8 @@ def gen_config(cfg:IMCfg, seed:int, k:int) -> GenConfig:
     return GenConfig(**{f: getattr(cfg, f) for f in _GEN_FIELDS}, k=k, seed=seed, device=cfg.device)
 
 # %% ../../nbs/14f_recipes.im.ipynb #3b93cc95
+ED_GRID = tuple((e, d) for e in (0, 3, 5) for d in (0, 3, 5))
+
 def run_im(run:Run|None, cfg:IMCfg, data:TaskData|None=None, log=print) -> tuple:
     "All runs of an IM experiment: (generations table, baselines table)."
     data = data or nuclei_task(cfg.task, cfg.split, cfg.ld_rate, cfg.seed, path=cfg.path, downscale=cfg.downscale)
@@ -85,10 +88,13 @@ def run_im(run:Run|None, cfg:IMCfg, data:TaskData|None=None, log=print) -> tuple
         for s in cfg.strategies:
             for k in (cfg.ks if s in ('im', 'me') else cfg.ks[:1]):
                 kk = 1 if PSEUDO_STRATEGIES.meta(s).get('teachers') == 'top1' else k
-                g = gen_config(cfg, seed, min(k, cfg.students, cfg.n_base))
-                rs = _Prefixed(run, f'r{r}-k{k}') if run is not None else None
-                t = run_generations(s, data, g, base, rs, log=log).assign(run=r, k=kk)
-                gens.append(t)
+                for e, d in (ED_GRID if cfg.ed_grid and s == 'im' else [(cfg.e, cfg.d)]):
+                    g = gen_config(cfg, seed, min(k, cfg.students, cfg.n_base)); g.e, g.d = e, d
+                    own = (e, d) == (cfg.e, cfg.d)                       # the configured (e, d) keeps the plain step names and label
+                    rs = _Prefixed(run, f'r{r}-k{k}' + ('' if own else f'-e{e}d{d}')) if run is not None else None
+                    t = run_generations(s, data, g, base, rs, log=log).assign(run=r, k=kk, e=e, d=d)
+                    if not own: t['strategy'] = f'{s} e{e}d{d}'
+                    gens.append(t)
     return pd.concat(gens, ignore_index=True), pd.DataFrame(bases)
 
 class _Prefixed:
