@@ -232,7 +232,7 @@ def im_nuclei(run:Run, cfg:IMCfg):
     "Baselines, strategies' generations, report."
     _im_recipe(run, cfg)
 
-@recipe('im-hybrids', HybridCfg, 'IM hybrids (IM+, AIM+, the GT-IM++ oracle) against IM and the LDT/ALDT/FDT baselines on real nuclei.')
+@recipe('im-hybrids', HybridCfg, 'IM hybrids (IM+, IM++ and AIM++ with EvalNet ensembles, AIM+, the GT-IM++ oracle) against IM and the LDT/ALDT/FDT baselines on real nuclei.')
 def im_hybrids(run:Run, cfg:HybridCfg):
     "Baselines, hybrid strategies' generations, report with gap closure."
     _im_recipe(run, cfg)
