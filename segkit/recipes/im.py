@@ -214,7 +214,7 @@ def write_im_report(run:Run, cfg:IMCfg, gens:pd.DataFrame, bases:pd.DataFrame, d
     t = gens.groupby(['strategy', 'k', 'generation'])[['val', 'im_frac', 'kept', 'dropped', 'cd', 'pl_fg_frac', 'train_macs', 'train_s']].mean()
     rep.h2("Per generation (means over runs)").table(t.reset_index().set_index('strategy'), '{:.4g}')
     rep.h2(f"Claims of the paper (noise level = spread of the LDT models' validation scores = {noise:.3f})")
-    rep.bullets([f"**{r.claim}**: {r.verdict} ({r.numbers})" for r in cl.itertuples()])
+    rep.bullets([f"**{r.claim}**: {r.verdict}" + (f" — measured: {r.direction}" if r.direction != r.verdict else '') + f" ({r.numbers})" for r in cl.itertuples()])
     if cfg.preset == 'quick': rep.note("Quick preset: one run of tiny models — a pipeline check, not evidence for or against the paper.")
     rep.write()
     return rep
