@@ -263,8 +263,27 @@ def _umask_step(dev='cuda'):
     with torch.no_grad(): out = m(imgs)
     assert len(out) == 2 and all(o['certainty_logits'].shape[1] == 6 and o['boxes'].device.type == torch.device(dev).type for o in out)
 
+def _rcnn_learner_fit(dev='cuda'):
+    "The fastai Mask R-CNN learner (U-Mask, AMP on CUDA by default) trains the two-image toy set on `dev`; validation reproducible."
+    from segkit.models.rcnn import umask_rcnn
+    from segkit.learner_rcnn import RCNNDataset, rcnn_dls, rcnn_learner
+    rng = np.random.default_rng(0); ims, labs = [], []
+    for i in range(2):
+        lb = np.zeros((64, 64), np.int32); lb[4:24, 4:24] = 1; lb[34 - i:56, 30:52] = 2
+        ims.append((rng.random((64, 64)) * 0.2 + (lb > 0) * 0.7).astype(np.float32)); labs.append(lb)
+    tags = [[True, False]] * 2
+    dls = rcnn_dls(RCNNDataset(ims, labs, certain=tags, flip=True), RCNNDataset(ims, labs, certain=tags), bs=2, device=dev)
+    with torch_seeded(0): net = umask_rcnn(backbone='tiny', size=64, detections=20, rpn_post_nms_top_n_train=100, rpn_post_nms_top_n_test=50)
+    learn = rcnn_learner(dls, net, lr=1e-3, aji_every=1, keep_best=None)
+    with torch_seeded(1), learn.no_bar(): learn.fit(3)
+    vals = np.array(learn.recorder.values, dtype=float)
+    assert np.isfinite(vals[:, :2]).all() and vals[-1, 0] < vals[0, 0], vals
+    assert next(learn.model.parameters()).device.type == torch.device(dev).type
+
 @cuda
 def test_im_and_morphology_on_cuda_match_cpu(): _compare_im()
+@cuda
+def test_rcnn_learner_trains_on_cuda(): _rcnn_learner_fit()
 @cuda
 def test_mean_shift_on_cuda_matches_cpu(): _compare_mean_shift()
 @cuda
