@@ -338,7 +338,8 @@ def test_gpu_report_reads_the_committed_run(tmp_path):
     for f, name in (('gpu_check-2026-11-26.json', 'gpu_check.json'), ('gpu_throughput-2026-11-26.json', 'gpu_throughput.json')):
         shutil.copy(res / 'gpu' / f, tmp_path / name)
     (tmp_path / 'gpu_throughput.md').write_text((res / 'gpu' / 'gpu_throughput-2026-11-26.md').read_text())
-    r = subprocess.run([sys.executable, str(RUN.parent / 'report.py'), str(tmp_path), '2026-11-26', '--out', str(tmp_path / 'r.md')],
+    r = subprocess.run([sys.executable, str(RUN.parent / 'report.py'), str(tmp_path), '2026-11-26', '--out', str(tmp_path / 'r.md'),
+                        '--rerun', str(res / 'gpu' / 'gpu_check-2026-11-26-rerun.json')],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / 'r.md').read_text() == (res / 'gpu-2026-11-26.md').read_text()

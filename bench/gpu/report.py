@@ -2,7 +2,8 @@
 """Write `bench/results/gpu-<date>.md` from the files one `bench/gpu/run` left (gpu_check.json, gpu_throughput.json/.md):
 the device, the CUDA test summary, the throughput table and the issue's targets, every number read from those files.
 
-Usage: bench/gpu/report.py RESULTS_DIR DATE [--out bench/results/gpu-DATE.md]"""
+Usage: bench/gpu/report.py RESULTS_DIR DATE [--rerun CHECK_JSON ...] [--out bench/results/gpu-DATE.md]
+(--rerun: gpu_check.json files of later `bench/gpu/run --no-bench` runs, listed as re-runs of the CUDA tests)"""
 from __future__ import annotations
 import argparse, json, sys
 from pathlib import Path
@@ -12,7 +13,7 @@ TARGETS = [('unet_thesis', 'amp_bf16', 2.0, 'AMP vs fp32 step speed-up of the th
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('folder'); ap.add_argument('date'); ap.add_argument('--out')
+    ap.add_argument('folder'); ap.add_argument('date'); ap.add_argument('--out'); ap.add_argument('--rerun', nargs='*', default=[])
     a = ap.parse_args(argv)
     d = Path(a.folder)
     try: chk, th = json.loads((d / 'gpu_check.json').read_text()), json.loads((d / 'gpu_throughput.json').read_text())
@@ -31,6 +32,10 @@ def main(argv=None) -> int:
         if case == 'unet_thesis':
             s = r['mm_conv_share_of_step_time']
             L.append(f"| matmul/conv share of step time, {case} {mode} (target ≥ 50 %) | {100 * s:.0f} % | {'yes' if s >= .5 else 'no'} |")
+    for f in a.rerun:
+        r = json.loads(Path(f).read_text())
+        L += ['', f"Re-run of the CUDA tests later the same day on the merged code (`bench/gpu/run --no-bench`, {Path(f).name}): "
+                  f"**{r['pytest']['summary']}** (exit {r['pytest']['rc']}), {r['seconds']} s in all on {r['env']['device_name']}."]
     L += ['', '## Throughput', '', table, '']
     out = Path(a.out or Path(__file__).resolve().parents[1] / 'results' / f'gpu-{a.date}.md')
     out.write_text('\n'.join(L)); print(f"wrote {out}")
