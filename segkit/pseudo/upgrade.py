@@ -11,12 +11,13 @@ import torch
 from torch.utils.data import Dataset
 from fastai.data.core import DataLoaders
 from ..core import check_image, check_label_map, stream_seed, torch_seeded
-from ..data.block import make_dls, array_dls
+from ..data.block import make_dls
 from ..labels.noise import NoisyLabels, NoiseEpoch, get_preset
 from ..learner import make_learner, predict_masks
 from ..losses import DiceLoss
 from ..metrics.semantic import PooledSegMetric, confusion_matrix, dice_from_confusion
 from ..models.unet import UNet, segnet_like
+from .neuboot import fit_unet
 
 # %% auto #0
 __all__ = ['NETS', 'REGIMES', 'UpgradeDataset', 'upgrade_dls', 'make_net', 'upgrade_learner', 'upgrade', 'TrainOpts',
@@ -127,17 +128,13 @@ def train_segmenter(images, masks, # training images and binary (or instance) la
     if len(images) == 0: raise ValueError("`images`: empty training set")
     masks = [(np.asarray(m) > 0).astype(np.int64) for m in masks]
     vmasks = [(np.asarray(m) > 0).astype(np.int64) for m in valid_masks]
-    for attempt in range(max_retries + 1):
-        s = stream_seed(seed, 'segmenter', str(attempt))
-        dls = array_dls((list(images), masks), (list(valid_images), vmasks), bs=opts.bs, crop=opts.crop, flip=True, seed=s,
-                        device=opts.device, epoch_len=opts.epoch_len)
-        with torch_seeded(s):
-            learn = make_learner(dls, lambda n_in: make_net(net, n_in, 2, opts.depth, opts.base), DiceLoss(skip_bg=True), [PooledSegMetric(2, 'dice_fg')],
-                                 early_stop=None if opts.patience is None else dict(patience=opts.patience))
-            with learn.no_bar(), learn.no_logging(): learn.fit(opts.epochs, opts.lr)
-        pred = predict_masks(learn.model, valid_images, bs=2)
+    for attempt in range(max_retries + 1):   # one trainer for every small 2-class network: NeuBoot's `fit_unet`, at a constant lr
+        model = fit_unet((list(images), masks), (list(valid_images), vmasks), epochs=opts.epochs, lr=opts.lr, bs=opts.bs, crop=opts.crop,
+                         epoch_len=opts.epoch_len, valid_crop=None, patience=opts.patience, seed=stream_seed(seed, 'segmenter', str(attempt)),
+                         device=opts.device, model=lambda n_in: make_net(net, n_in, 2, opts.depth, opts.base), schedule='constant')
+        pred = predict_masks(model, valid_images, bs=2)
         if any(p.any() for p in pred): break
-    return learn.model, dict(retries=attempt, untrainable=not any(p.any() for p in pred), valid_dice=pooled_dice(pred, vmasks))
+    return model, dict(retries=attempt, untrainable=not any(p.any() for p in pred), valid_dice=pooled_dice(pred, vmasks))
 
 def train_upgrader(hq_images, hq_inst, # the HQ set (training part)
                    valid_images, valid_inst, # HQ validation part (fixed seeded perturbations)
