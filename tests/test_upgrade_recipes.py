@@ -55,3 +55,10 @@ def test_splits():
     assert (len(hq[0]), len(lq[0])) == (2, 3)
     assert hq_split(5) == ([1, 2, 3, 4], [0])
     with pytest.raises(ValueError, match='valid_frac'): hq_split(5, 1.0)
+
+def test_claims_refuse_to_judge_networks_that_did_not_learn():
+    t = pd.DataFrame({'om30': [.8, .5, .52], 'om70': [.46, .45, .44]}, index=['lq', 'om30', 'om70'])
+    c = mismatch_claims(t)
+    assert 'did not learn' in c[0] and 'not assessed' in c[1]
+    assert 'not assessed (no segmenter learned' in cost_claims(_cost(.3, hq_dices=(.2, .3, .4)), 'om70')[0]
+    assert 'nearly empty' in predictions_claims(dict(pred_dice=.05, upgraded_dice=.3))[0]
