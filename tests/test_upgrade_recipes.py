@@ -61,5 +61,5 @@ def test_claims_refuse_to_judge_networks_that_did_not_learn():
     c = mismatch_claims(t)
     assert 'did not learn' in c[0] and 'not assessed' in c[1]
     d = _cost(.3, hq_dices=(.2, .3, .4)); d.loc[d.regime == 'lq', 'test_dice'] = .1
-    assert 'not assessed (no segmenter learned' in cost_claims(d, 'om70')[0]
+    assert 'not assessed (the HQ-only segmenters did not learn' in cost_claims(d, 'om70')[0]
     assert 'nearly empty' in predictions_claims(dict(pred_dice=.05, upgraded_dice=.3))[0]
