@@ -109,7 +109,8 @@ def robustness_claims(df:pd.DataFrame) -> list[str]:
     out.append(f"R1 omission ≤ 30 % costs U-Net/MSD < 5 Dice points: {verdict(all(d < 0.05 for d in drops.values()) if drops else None)} — "
                + ', '.join(f"{n} {100 * d:+.1f} points" for n, d in drops.items()) + note)
     a, b = [get(n, 'clean') - get(n, 'om70') for n in ('segnet_like', 'unet')]
-    out.append(f"R2 SegNet-like degrades faster than U-Net under 70 % omission: {verdict(None if np.isnan(a) or np.isnan(b) else a > b)} — "
+    r2 = 'not assessed (a network did not learn)' if {'segnet_like', 'unet'} & set(low) else verdict(None if np.isnan(a) or np.isnan(b) else a > b)
+    out.append(f"R2 SegNet-like degrades faster than U-Net under 70 % omission: {r2} — "
                f"drops {100 * a:.1f} vs {100 * b:.1f} points" + note)
     sm = [get(n, 'clean') - get(n, 'inc70') for n in df.net.unique()]; lg = [get(n, 'clean') - get(n, 'inc70-large') for n in df.net.unique()]
     ok = None if np.isnan(sm).all() or np.isnan(lg).all() else bool(np.nanmean(lg) > np.nanmean(sm) + 0.02)
@@ -121,7 +122,8 @@ def robustness_claims(df:pd.DataFrame) -> list[str]:
     if 'msd' in set(df.net):
         r = df[df.net == 'msd'].groupby('setting')['retries'].sum()
         ok = None if np.isnan(get('msd', 'om70')) or np.isnan(get('unet', 'om70')) else bool(get('msd', 'om70') >= get('unet', 'om70') - 0.05)
-        out.append(f"R5 MSD relatively robust at high omission (within 5 points of U-Net at 70 %): {verdict(ok)}; MSD retries by setting: "
+        r5 = 'not assessed (a network did not learn)' if {'msd', 'unet'} & set(low) else verdict(ok)
+        out.append(f"R5 MSD relatively robust at high omission (within 5 points of U-Net at 70 %): {r5}; MSD retries by setting: "
                    + ', '.join(f"{k} {int(v)}" for k, v in r.items()) + note)
     return out
 
