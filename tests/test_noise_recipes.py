@@ -37,6 +37,8 @@ def test_robustness_claims_follow_the_numbers():
     c = robustness_claims(bad)
     assert 'R1' in c[0] and 'not reproduced' in c[0] and 'not reproduced' in c[1] and 'not assessed' in c[2] and 'not reproduced' in c[3]
     assert 'did not learn' in robustness_claims(_rob({'unet': dict(clean=.2, om30=.2)}))[0]
+    c = robustness_claims(_rob({'unet': dict(clean=.9, om70=.2), 'segnet_like': dict(clean=.3, om70=.5), 'msd': dict(clean=.2, om70=.5)}))
+    assert [l for l in c if l.startswith(('R2', 'R5'))] and all('not assessed (a network did not learn)' in l for l in c if l.startswith(('R2', 'R5')))
     w = wilcoxon_table(good)
     assert (w.n_pairs == 6).all() and w.p_value.notna().all()
 

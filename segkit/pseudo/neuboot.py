@@ -136,9 +136,11 @@ def fit_unet(train:tuple, # (images, binary masks) to train on
              patience:int|None=None, # stop after this many epochs without a lower validation loss (None: never)
              seed:int=0, # seeds initialisation, crops, flips and batch order
              device=None, # None: CUDA if available
-             model:nn.Module|None=None, # another 2-class network (default: the thesis U-Net at `depth`/`base`)
+             model:nn.Module|None=None, # another 2-class network, or a function `n_in -> network` (default: the thesis U-Net at `depth`/`base`)
+             schedule:str='one_cycle', # 'one_cycle' (NeuBoot) or 'constant' (Adam at a fixed `lr`: the upgrade framework's segmenters)
             ) -> nn.Module:
     "A 2-class network trained with the soft Dice loss (foreground) and Adam on `train`, best epoch on `valid` restored."
+    check_choice(schedule, ('one_cycle', 'constant'), 'schedule')
     (ti, tm), (vi, vm) = train, valid
     tm, vm = [np.asarray(m).astype(np.int64) for m in tm], [np.asarray(m).astype(np.int64) for m in vm]
     if len(ti) and crop and min(min(np.shape(a)[-2:]) for a in ti) < crop: crop = None
@@ -147,7 +149,8 @@ def fit_unet(train:tuple, # (images, binary masks) to train on
         dls = seg_dls((ti, tm), (vi, vm), bs=bs, crop=crop, flip=True, seed=seed, device=device, epoch_len=epoch_len if crop else None)
         net = model if model is not None else (lambda n_in: UNet(n_in, 2, depth=depth, base=base))
         learn = make_learner(dls, net, DiceLoss(skip_bg=True), keep_best='memory', early_stop=None if patience is None else dict(patience=patience))
-        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(epochs, lr)
+        with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()):
+            (learn.fit_one_cycle if schedule == 'one_cycle' else learn.fit)(epochs, lr)
     model = learn.model.eval()
     model.history = [dict(epoch=i, train_loss=float(v[0]), valid_loss=float(v[1])) for i, v in enumerate(learn.recorder.values)]
     return model

@@ -11,17 +11,18 @@ import torch
 from torch.utils.data import Dataset
 from fastai.data.core import DataLoaders
 from ..core import check_image, check_label_map, stream_seed, torch_seeded
-from ..data.block import make_dls, array_dls
+from ..data.block import make_dls
 from ..labels.noise import NoisyLabels, NoiseEpoch, get_preset
 from ..learner import make_learner, predict_masks
 from ..losses import DiceLoss
 from ..metrics.semantic import PooledSegMetric, confusion_matrix, dice_from_confusion
 from ..models.unet import UNet, segnet_like
+from .neuboot import fit_unet
 
 # %% auto #0
 __all__ = ['NETS', 'REGIMES', 'UpgradeDataset', 'upgrade_dls', 'make_net', 'upgrade_learner', 'upgrade', 'TrainOpts',
            'pooled_dice', 'train_segmenter', 'train_upgrader', 'ThresholdFit', 'threshold_grid', 'threshold_baseline',
-           'apply_threshold', 'annotation_cost', 'equidistant_slices', 'upgrade_framework']
+           'apply_threshold', 'annotation_cost', 'equidistant_slices', 'hq_split', 'fit_upgrader', 'upgrade_framework']
 
 # %% ../../nbs/10b_pseudo.upgrade.ipynb #8c21be70
 class UpgradeDataset(Dataset):
@@ -127,17 +128,13 @@ def train_segmenter(images, masks, # training images and binary (or instance) la
     if len(images) == 0: raise ValueError("`images`: empty training set")
     masks = [(np.asarray(m) > 0).astype(np.int64) for m in masks]
     vmasks = [(np.asarray(m) > 0).astype(np.int64) for m in valid_masks]
-    for attempt in range(max_retries + 1):
-        s = stream_seed(seed, 'segmenter', str(attempt))
-        dls = array_dls((list(images), masks), (list(valid_images), vmasks), bs=opts.bs, crop=opts.crop, flip=True, seed=s,
-                        device=opts.device, epoch_len=opts.epoch_len)
-        with torch_seeded(s):
-            learn = make_learner(dls, lambda n_in: make_net(net, n_in, 2, opts.depth, opts.base), DiceLoss(skip_bg=True), [PooledSegMetric(2, 'dice_fg')],
-                                 early_stop=None if opts.patience is None else dict(patience=opts.patience))
-            with learn.no_bar(), learn.no_logging(): learn.fit(opts.epochs, opts.lr)
-        pred = predict_masks(learn.model, valid_images, bs=2)
+    for attempt in range(max_retries + 1):   # one trainer for every small 2-class network: NeuBoot's `fit_unet`, at a constant lr
+        model = fit_unet((list(images), masks), (list(valid_images), vmasks), epochs=opts.epochs, lr=opts.lr, bs=opts.bs, crop=opts.crop,
+                         epoch_len=opts.epoch_len, valid_crop=None, patience=opts.patience, seed=stream_seed(seed, 'segmenter', str(attempt)),
+                         device=opts.device, model=lambda n_in: make_net(net, n_in, 2, opts.depth, opts.base), schedule='constant')
+        pred = predict_masks(model, valid_images, bs=2)
         if any(p.any() for p in pred): break
-    return learn.model, dict(retries=attempt, untrainable=not any(p.any() for p in pred), valid_dice=pooled_dice(pred, vmasks))
+    return model, dict(retries=attempt, untrainable=not any(p.any() for p in pred), valid_dice=pooled_dice(pred, vmasks))
 
 def train_upgrader(hq_images, hq_inst, # the HQ set (training part)
                    valid_images, valid_inst, # HQ validation part (fixed seeded perturbations)
@@ -215,6 +212,24 @@ def equidistant_slices(lengths, # slice count of every volume
 # %% ../../nbs/10b_pseudo.upgrade.ipynb #6d5e6513
 REGIMES = ('hq', 'hq+lq', 'lq', 'hq+up', 'thrs')
 
+def hq_split(n:int, # HQ images
+             valid_frac:float=0.2, # fraction held out to validate u_θ (at least one when n ≥ 2)
+            ) -> tuple[list, list]:
+    "(train, valid) indices of the HQ set for u_θ: the first round(valid_frac·n) images validate; with one image it does both."
+    if n < 1: raise ValueError("`n`: the HQ set is empty; the upgrade network needs at least one high-quality label")
+    if not 0 < valid_frac < 1: raise ValueError(f"`valid_frac`: expected 0 < valid_frac < 1, got {valid_frac}")
+    n_va = max(1, int(round(valid_frac * n))) if n >= 2 else 0
+    return (list(range(n_va, n)), list(range(n_va))) if n_va else ([0], [0])
+
+def fit_upgrader(hq:tuple, # (images, instance maps) with high-quality labels
+                 pipeline='case_study', # the online perturbation P
+                 hq_other=None, # other-object maps of the HQ images (inclusion pipelines)
+                 opts:TrainOpts=TrainOpts(), seed:int=0, valid_frac:float=0.2) -> torch.nn.Module:
+    "Algorithm 1, step 1 on one HQ set: split it with `hq_split`, then `train_upgrader`."
+    (hi, hl), (tr, va) = hq, hq_split(len(hq[0]), valid_frac)
+    pick = lambda seq, idx: None if seq is None else [seq[i] for i in idx]
+    return train_upgrader(pick(hi, tr), pick(hl, tr), pick(hi, va), pick(hl, va), pipeline, pick(hq_other, tr), pick(hq_other, va), opts=opts, seed=seed)
+
 def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labels; a part is held out to validate u_θ
                       lq:tuple, # (images, LQ binary labels, clean labels or None) — clean labels only to *measure* Dice
                       valid:tuple, # (images, masks): clean validation set of the segmenters
@@ -236,13 +251,9 @@ def upgrade_framework(hq:tuple, # (images, instance maps) with high-quality labe
     if thrs_fit not in ('hq', 'oracle'): raise ValueError(f"`thrs_fit`: expected 'hq' or 'oracle', got {thrs_fit!r}")
     if thrs_fit == 'oracle' and lc is None: raise ValueError("`thrs_fit='oracle'` needs the clean LQ labels (`lq[2]`)")
     step = step or (lambda name, fn: fn())
-    n_va = max(1, int(round(hq_valid_frac * len(hi)))) if len(hi) >= 2 else 0
-    hq_tr, hq_va = (list(range(n_va, len(hi))), list(range(n_va))) if n_va else (list(range(len(hi))), list(range(len(hi))))
     res, up = dict(label_dice={}, test_dice={}, info={}), None
     if 'hq+up' in regimes:
-        pick = lambda seq, idx: None if seq is None else [seq[i] for i in idx]
-        u = train_upgrader(pick(hi, hq_tr), pick(hl, hq_tr), pick(hi, hq_va), pick(hl, hq_va), pipeline,
-                           pick(hq_other, hq_tr), pick(hq_other, hq_va), opts=up_opts or opts, seed=seed)
+        u = fit_upgrader(hq, pipeline, hq_other, up_opts or opts, seed, hq_valid_frac)
         up = upgrade(u, li, ll)
         res['upgraded'] = up
         if lc is not None: res['label_dice'] = step('labels', lambda: dict(lq=pooled_dice(ll, lc), upgraded=pooled_dice(up, lc)))   # saved at once
