@@ -10,7 +10,7 @@ from segkit.experiments import (RECIPES, DEMO_STEPS, RecipeCfg, Run, Report, cfg
                                 parse_options, md_table)
 
 ALL_RECIPES = ['cam-mounds', 'cam-nuclei', 'coheg-ablation', 'coheg-alpha', 'coheg-merge', 'coheg-transfer', 'demo', 'fewshot-cells', 'grid-demo',
-               'im-hybrids', 'im-nuclei', 'neuboot', 'noise-robustness', 'plantseg', 'selfsl-autotune', 'selfsl-bench', 'spoco', 'upgrade']
+               'im-hybrids', 'im-nuclei', 'neuboot', 'noise-robustness', 'plantseg', 'selfsl-autotune', 'selfsl-bench', 'spoco', 'upgrade', 'upgrade-cost', 'upgrade-mismatch', 'upgrade-predictions']
 
 @dataclass(frozen=True)
 class Toy(RecipeCfg):

@@ -15,7 +15,7 @@ from ..data.block import make_dls
 from ..labels.noise import NoisyLabels, NoiseEpoch, get_preset
 from ..learner import make_learner, predict_masks
 from ..losses import DiceLoss
-from ..metrics.semantic import PooledSegMetric, confusion_matrix, dice_from_confusion
+from ..metrics.semantic import PooledSegMetric, confusion_matrix, dice_from_confusion, pooled_dice as _pooled_dice
 from ..models.unet import UNet, segnet_like
 from .neuboot import fit_unet
 
@@ -114,9 +114,8 @@ class TrainOpts:
     device:str|None = None
 
 def pooled_dice(preds, targets) -> float:
-    "Foreground Dice pooled over a set of binary label maps (any sizes)."
-    cm = sum(confusion_matrix((np.asarray(p) > 0).astype(np.int64), (np.asarray(t) > 0).astype(np.int64), 2) for p, t in zip(preds, targets))
-    return float(dice_from_confusion(cm)[1])
+    "Foreground Dice pooled over a set of binary label maps (any sizes): `segkit.metrics.semantic.pooled_dice` (foreground > 0)."
+    return _pooled_dice(preds, targets)
 
 def train_segmenter(images, masks, # training images and binary (or instance) labels
                     valid_images, valid_masks, # clean validation set
