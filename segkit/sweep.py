@@ -139,13 +139,20 @@ def _call_step(fn:Callable, args:tuple, kwargs:dict, threads:int|None=None) -> t
 class Sequential:
     "Run the steps one after another in this process: the default, which never imports Ray."
     slots = 1
-    def __init__(self): self.submitted, self._queue = 0, {}
+    def __init__(self, threads:int|None=None): # torch threads per step (None: this process's setting); equal threads, equal results
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"`threads`: expected None or an int ≥ 1, got {threads!r}")
+        self.submitted, self._queue, self.threads = 0, {}, threads
     def submit(self, step:Step, args, kwargs):
         self.submitted += 1; h = object(); self._queue[h] = (step.fn, args, kwargs); return h
     def wait(self, handles) -> tuple:
         "Run the first waiting step here; `(handle, ok, payload, seconds)`."
         h = handles[0]
-        return (h, *_call_step(*self._queue.pop(h)))
+        if not self.threads: return (h, *_call_step(*self._queue.pop(h)))
+        import torch
+        before = torch.get_num_threads()
+        try: return (h, *_call_step(*self._queue.pop(h), threads=self.threads))
+        finally: torch.set_num_threads(before)
     def cancel(self, handles):
         for h in handles: self._queue.pop(h, None)
 
