@@ -271,7 +271,8 @@ def package_predictor(package, # a local bioimage.io model package (zip or folde
     pre = [q.get('id') for q in inp.get('preprocessing') or []]
     sr = next((q for q in inp.get('preprocessing') or [] if q.get('id') == 'scale_range'), None)
     ok = sr is not None and sorted(sr.get('kwargs', {}).get('axes') or []) == ['x', 'y'] and set(pre) <= {'scale_range', 'clip', 'ensure_dtype'}
-    if not ok: raise ValueError(f"`model`: {package.name} pre-processes with {pre or 'nothing'}; segkit applies only its percentile normalisation "
+    bad = [q for q in pre if q not in ('scale_range', 'clip', 'ensure_dtype')]
+    if not ok: raise ValueError(f"`model`: {package.name} pre-processes with {bad or pre or 'nothing'}; segkit applies only its percentile normalisation "
                                 "(scale_range over y, x, then clip); run this package with bioimageio.core")
     post = [q.get('id') for q in outp.get('postprocessing') or [] if q.get('id') != 'ensure_dtype']
     if len(post) > 1 or (post and post[0] not in _ACTS):
