@@ -346,7 +346,8 @@ def predict_image(pred:Predictor, # from `load_predictor`
     probs = pred.maps(x, tile, overlap, bs)
     inst = pred.instances(x, probs)
     post = getattr(pred, 'post', None) if postprocess == 'auto' and getattr(pred, 'post', None) else _post_name(postprocess, pred.task)
-    if inst is None and post is not None: inst = get_postprocessor(post, **(post_kw or {}))(probs)
+    if inst is None and post is not None:   # a package's single boundary map goes in as (H, W)
+        inst = get_postprocessor(post, **(post_kw or {}))(probs[0] if isinstance(pred, PackagePredictor) and len(probs) == 1 else probs)
     return dict(probs=probs, mask=probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int32), instances=inst, objects=pred.objects(x))
 
 # %% ../nbs/14e_predict.ipynb #094cc1a8

@@ -65,3 +65,12 @@ def test_refusals(setup, tmp_path):
     assert ts.spec['weights'] == 'torchscript'
     x = np.random.default_rng(0).random((1, 48, 48)).astype(np.float32)
     np.testing.assert_allclose(ts.maps(x, tile=32, overlap=8), pp.maps(x, tile=32, overlap=8), atol=1e-5)
+
+@pytest.mark.parametrize('kind,n_out,post', [('distance-unet', 2, 'scherr'), ('boundary-unet', 1, 'mws'), ('boundary-unet', 2, 'mws')])
+def test_map_packages_give_instances(kind, n_out, post, tmp_path):
+    "Boundary / distance U-Net packages: `postprocess='auto'` applies the segkit post-processor the package documents."
+    torch.manual_seed(0); net = UNet(1, n_out, depth=2, base=4)
+    pp = load_predictor(export_bioimageio(net, tmp_path / 'm.zip', kind=kind, size=64, onnx=False).path, 'cpu')
+    assert (pp.post, pp.activation) == (post, None if kind == 'distance-unet' else 'sigmoid')
+    r = predict_image(pp, np.random.default_rng(0).random((64, 64)).astype(np.float32), tile=32, overlap=8)
+    assert r['probs'].shape == (n_out, 64, 64) and r['instances'].shape == (64, 64) and r['instances'].dtype.kind == 'i'
