@@ -14,10 +14,11 @@ from torch import nn
 from .core import normalize_percentile, center_crop, eval_mode
 from .registry import Registry
 from .models.unet import UNet
+from .models.imunet import OneByOneUNet
 from .models.weights import load_state
 
 # %% auto #0
-__all__ = ['EXPORTERS', 'UNET_CITE', 'SEGNET_CITE', 'NotExportable', 'Exportable', 'unet_kwargs', 'exporter_of',
+__all__ = ['EXPORTERS', 'UNET_CITE', 'SEGNET_CITE', 'NotExportable', 'Exportable', 'unet_kwargs', 'imunet_kwargs', 'exporter_of',
            'load_exportable', 'segkit_probs', 'test_input_from', 'cover_image', 'citations', 'Exported',
            'export_bioimageio', 'read_rdf', 'check_package', 'predict_package', 'export_cli']
 
@@ -34,6 +35,10 @@ class Exportable:
     kwargs: Callable|None = None    # (model or state dict) -> constructor kwargs
     size: Callable|None = None      # model -> (min, step): the traced network equals eager on sizes min + k·step
     reason: str|None = None         # None: exportable; else why not
+    head: str = 'probabilities'     # what the output is: 'probabilities' (softmax/sigmoid), 'boundary' (sigmoid maps), 'distances' (raw maps)
+    channels: Callable|None = None  # n_out -> output channel names (None: the source's classes)
+    post: str|None = None           # the segkit `POSTPROCESSORS` entry that turns the output into instances
+    auto: bool = True               # found by `exporter_of` from the model's class (False: only when `kind` names it)
 
 def _exporter_smoke(name, e:Exportable):
     "An exportable kind rebuilds a tiny model from its own kwargs and traces it; the others state a reason."
@@ -41,7 +46,7 @@ def _exporter_smoke(name, e:Exportable):
     m = _tiny[name]()
     m2 = _rebuild(e, e.kwargs(m)); m2.load_state_dict(m.state_dict())
     lo, step = e.size(m)
-    x = torch.rand(1, m2.n_in if hasattr(m2, 'n_in') else 1, lo, lo)
+    x = torch.rand(1, e.kwargs(m)['n_in'], lo, lo)
     with eval_mode(m), eval_mode(m2): assert torch.allclose(m(x), m2(x))
 
 EXPORTERS = Registry('exporter', smoke=_exporter_smoke)
@@ -65,7 +70,18 @@ def unet_kwargs(m) -> dict:
     norm = any(k.endswith('running_mean') for k in sd)
     return dict(n_in=int(w0.shape[1]), n_out=int(sd['head.weight'].shape[0]), depth=depth, base=int(base), up=up, skips=bool(skips), norm=norm)
 
-_tiny = {'unet': lambda: UNet(1, 2, depth=2, base=4)}
+def imunet_kwargs(m) -> dict:
+    "`OneByOneUNet` constructor arguments read from the model or its state dict (a state dict gives `scale_input=False`, default batch norm)."
+    if isinstance(m, nn.Module):
+        bn = m.inp[2]
+        return dict(n_in=int(m.inp[0].in_channels), n_out=int(m.out.out_channels), alpha=float(m.alpha), scale_input=bool(m.scale_input),
+                    bn_eps=float(bn.eps), bn_momentum=float(bn.momentum))
+    w = m['inp.0.weight']
+    return dict(n_in=int(w.shape[1]), n_out=int(m['out.weight'].shape[0]), alpha=int(w.shape[0]) / 16)
+
+_tiny = {'unet': lambda: UNet(1, 2, depth=2, base=4), 'boundary-unet': lambda: UNet(1, 1, depth=2, base=4),
+         'distance-unet': lambda: UNet(1, 2, depth=2, base=4), 'imunet': lambda: OneByOneUNet(1, 2, alpha=0.25)}
+_unet_size = lambda m: (2 ** m.depth, 2 ** m.depth)
 
 EXPORTERS.add('unet', Exportable(lambda m: isinstance(m, UNet), 'segkit.models.unet.UNet', unet_kwargs,
                                  lambda m: (2 ** m.depth, 2 ** m.depth)),
@@ -76,14 +92,31 @@ EXPORTERS.add('maskrcnn', Exportable(lambda m: type(m).__name__ in ('MaskRCNN', 
 EXPORTERS.add('dynamic-unet', Exportable(lambda m: type(m).__name__ == 'DynamicUnet',
               reason="fastai's DynamicUnet does not record its constructor arguments (encoder, image size), so its state dict cannot name an architecture; export a `UNet`"),
               help="fastai DynamicUnet over a ResNet: not exportable yet")
+EXPORTERS.add('boundary-unet', Exportable(lambda m: isinstance(m, UNet), 'segkit.models.unet.UNet', unet_kwargs, _unet_size, head='boundary',
+              channels=lambda n: ['boundary'] if n == 1 else ['foreground', 'boundary'][:n] if n == 2 else [f'map{i}' for i in range(n)],
+              post='mws', auto=False),
+              help="PlantSeg boundary U-Net (`boundary_learner`): sigmoid boundary (and foreground) maps; instances by a segkit partition (mws, gasp, multicut, dtws)")
+EXPORTERS.add('distance-unet', Exportable(lambda m: isinstance(m, UNet), 'segkit.models.unet.UNet', unet_kwargs, _unet_size, head='distances',
+              channels=lambda n: ['cell_distance', 'neighbor_distance'][:n] if n <= 2 else [f'map{i}' for i in range(n)],
+              post='scherr', auto=False),
+              help="Scherr distance U-Net (`distance_learner`): raw cell and neighbour distance maps; instances by segkit's 'scherr' watershed")
+EXPORTERS.add('imunet', Exportable(lambda m: isinstance(m, OneByOneUNet), 'segkit.models.imunet.OneByOneUNet', imunet_kwargs, lambda m: (16, 16)),
+              help="the IM paper's 1x1 U-Net: 4 poolings, so inputs are a multiple of 16 (the spec's min/step)")
 
 # %% ../nbs/14n_export.ipynb #8b9273b0
-def exporter_of(model:nn.Module) -> tuple[str, Exportable]:
+def exporter_of(model:nn.Module, # the network
+                kind:str|None=None, # an `EXPORTERS` kind (None: found from the model's class)
+               ) -> tuple[str, Exportable]:
     "The `EXPORTERS` kind of `model`; `NotExportable` naming the reason (or the known kinds)."
     if not isinstance(model, nn.Module): raise TypeError(f"`model`: expected a torch nn.Module, got {type(model).__name__}")
+    if kind is not None:
+        e = EXPORTERS[kind]
+        if e.reason: raise NotExportable(f"{kind} ({type(model).__name__}): not exportable yet: {e.reason}")
+        if not e.match(model): raise NotExportable(f"`kind`: {kind!r} exports {e.callable}, got a {type(model).__name__}")
+        return kind, e
     for n in EXPORTERS.names():
         e = EXPORTERS[n]
-        if e.match(model):
+        if e.auto and e.match(model):
             if e.reason: raise NotExportable(f"{n} ({type(model).__name__}): not exportable yet: {e.reason}")
             return n, e
     raise NotExportable(f"{type(model).__name__}: no exporter for this model class; exportable kinds: "
@@ -124,12 +157,14 @@ def load_exportable(src, # an nn.Module, a `Run`, a run folder, or a checkpoint 
 def segkit_probs(model:nn.Module, # the network (any device)
                  raw:np.ndarray, # raw images `(N, C, H, W)`
                  lo:float=1.0, hi:float=99.8, # percentiles of `normalize_percentile`
+                 head:str='probabilities', # 'probabilities': softmax (sigmoid for one channel); 'boundary': sigmoid; 'distances': none
                 ) -> np.ndarray:
-    "What the package computes, the segkit way: `normalize_percentile` per image and channel, the network, softmax (sigmoid for one channel)."
+    "What the package computes, the segkit way: `normalize_percentile` per image and channel, the network, the head's activation."
     x = np.stack([normalize_percentile(r, lo, hi) for r in np.asarray(raw, np.float32)]).astype(np.float32)
     with eval_mode(model):
         y = model(torch.from_numpy(x).to(next(model.parameters()).device)).float()
-        return (torch.sigmoid(y) if y.shape[1] == 1 else torch.softmax(y, 1)).cpu().numpy()
+        if head == 'distances': return y.cpu().numpy()
+        return (torch.sigmoid(y) if y.shape[1] == 1 or head == 'boundary' else torch.softmax(y, 1)).cpu().numpy()
 
 def test_input_from(source:str='nuclei', # a source in `SOURCES`: its first validation image
                     size:int=128, # centre crop side (rounded down to the model's size step)
@@ -150,6 +185,7 @@ def cover_image(raw:np.ndarray, # `(1, C, H, W)` test input
                 probs:np.ndarray, # `(1, K, H, W)` output
                 path:Path, # where the PNG goes
                 names=None, # class names
+                head:str='probabilities', # 'boundary' / 'distances': show the last output map instead of classes
                ) -> Path:
     "A 2:1 cover for the model zoo: the input and the predicted classes (argmax of the output) side by side."
     import matplotlib; import matplotlib.pyplot as plt
@@ -158,7 +194,8 @@ def cover_image(raw:np.ndarray, # `(1, C, H, W)` test input
     pred = probs[0].argmax(0) if probs.shape[1] > 1 else (probs[0, 0] > 0.5).astype(int)
     fig, axs = plt.subplots(1, 2, figsize=(6, 3), dpi=100)
     axs[0].imshow(img, cmap='gray'); axs[0].set_title('input', fontsize=9)
-    axs[1].imshow(label_overlay(img, pred)); axs[1].set_title('prediction: ' + ', '.join((names or [])[1:]), fontsize=9)
+    if head == 'probabilities': axs[1].imshow(label_overlay(img, pred)); axs[1].set_title('prediction: ' + ', '.join((names or [])[1:]), fontsize=9)
+    else: axs[1].imshow(probs[0, -1], cmap='magma'); axs[1].set_title(f"output: {(names or ['map'])[-1]}", fontsize=9)
     for a in axs: a.set_axis_off()
     fig.subplots_adjust(0, 0, 1, 0.92, 0.02)
     fig.savefig(path); plt.close(fig)
@@ -226,7 +263,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
                       size:int=128, # side of the default test input
                       lo:float=1.0, hi:float=99.8, # normalisation percentiles (segkit trains with `normalize_percentile` defaults)
                       config:dict|None=None, # training configuration (default: the run's `config.json`)
-                      kind:str='unet', # `EXPORTERS` kind to rebuild a checkpoint
+                      kind:str|None=None, # `EXPORTERS` kind (None: from the model's class; a checkpoint rebuilds as 'unet')
                       license:str='Apache-2.0', # SPDX licence of the weights
                       authors=('segkit',), description:str|None=None,
                       onnx:bool=True, # add ONNX weights where `onnx` is installed
@@ -236,8 +273,8 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
     if name is not None and not re.fullmatch(r'[A-Za-z0-9_+\- ()]+', name):
         raise ValueError(f"`name`: bioimage.io allows letters, digits, spaces and _+-() only, got {name!r}")
     s, core = _bioimageio()
-    model, cfg = load_exportable(src, kind)
-    kname, e = exporter_of(model)
+    model, cfg = load_exportable(src, kind or 'unet')
+    kname, e = exporter_of(model, kind)
     model = copy.deepcopy(model).cpu().eval()   # the caller's model keeps its device and mode
     cfg = dict(cfg, **(config or {}))
     source = source or cfg.get('source') or 'nuclei'
@@ -251,6 +288,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
         if x.shape[1] != n_in: raise ValueError(f"`test_input`: the model expects {n_in} channel(s), got {x.shape[1]}")
         if x.shape[2] % step or x.shape[3] % step: x = x[..., :x.shape[2] // step * step, :x.shape[3] // step * step]
         if min(x.shape[2:]) < lo_sz: raise ValueError(f"`test_input`: expected sides ≥ {lo_sz}, got {x.shape[2:]}")
+    if classes is None and e.channels is not None: classes = e.channels(n_out)
     if classes is None:
         try:
             from segkit.data.sources import get_source
@@ -259,7 +297,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
         except Exception: classes = None
     classes = list(classes or [f'class{i}' for i in range(n_out)])
     if len(classes) != n_out: raise ValueError(f"`classes`: the model has {n_out} output channels, got {len(classes)} names")
-    y = segkit_probs(model, x, lo, hi)
+    y = segkit_probs(model, x, lo, hi, e.head)
     out = Path(out); as_zip = out.suffix == '.zip'
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -269,10 +307,15 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
             warnings.simplefilter('ignore'); ts = torch.jit.trace(model, xn)
         ts.save(str(d / 'weights.pt'))
         torch.save(model.state_dict(), d / 'state_dict.pt')
-        cover = cover_image(x, y, d / 'cover.png', classes)
+        cover = cover_image(x, y, d / 'cover.png', classes, e.head)
+        what = {'probabilities': f"per-class probabilities ({', '.join(classes)})",
+                'boundary': f"sigmoid maps ({', '.join(classes)}); a PlantSeg-style partition turns them into instances, which bioimage.io cannot express",
+                'distances': f"raw regression maps ({', '.join(classes)}), no activation"}[e.head]
+        inst = (f"\n\nInstances: segkit's `POSTPROCESSORS['{e.post}']` (`segkit.instances`) turns this output into an instance label map; "
+                f"`segkit predict` on this package applies it.\n" if e.post else '')
         (d / 'README.md').write_text(f"# {name or 'segkit model'}\n\nExported by segkit.export from {cfg.get('checkpoint', 'a model in memory')}.\n"
                                      f"Input: raw image, {n_in} channel(s); sides a multiple of {step} (≥ {lo_sz}). Pre-processing: percentiles "
-                                     f"{lo}/{hi} → 0/1, clipped. Output: per-class probabilities ({', '.join(classes)}).\n")
+                                     f"{lo}/{hi} → 0/1, clipped. Output: {what}.\n" + inst)
         A = s.AxisId
         sp = lambda: s.ParameterizedSize(min=lo_sz, step=step)
         inp = s.InputTensorDescr(id=s.TensorId('raw'), description='raw image (not normalised)',
@@ -281,9 +324,11 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
             test_tensor=s.FileDescr(source=d / 'test_input.npy'), data=s.IntervalOrRatioDataDescr(type='float32'),
             preprocessing=[s.ScaleRangeDescr(kwargs=s.ScaleRangeKwargs(axes=[A('y'), A('x')], min_percentile=lo, max_percentile=hi, eps=1e-6)),
                            s.ClipDescr(kwargs=s.ClipKwargs(min=0.0, max=1.0))])
-        post = [s.SigmoidDescr()] if n_out == 1 else [s.SoftmaxDescr(kwargs=s.SoftmaxKwargs(axis=A('channel')))]
+        post = ([] if e.head == 'distances' else [s.SigmoidDescr()] if n_out == 1 or e.head == 'boundary'
+                else [s.SoftmaxDescr(kwargs=s.SoftmaxKwargs(axis=A('channel')))])
+        oid = {'probabilities': 'probabilities', 'boundary': 'boundaries', 'distances': 'distances'}[e.head]
         ref = lambda a: s.SizeReference(tensor_id=s.TensorId('raw'), axis_id=A(a))
-        outp = s.OutputTensorDescr(id=s.TensorId('probabilities'), description='class probabilities',
+        outp = s.OutputTensorDescr(id=s.TensorId(oid), description=what[:128],
             axes=[s.BatchAxis(), s.ChannelAxis(channel_names=[s.Identifier(re.sub(r'\W', '_', c)) for c in classes]),
                   s.SpaceOutputAxis(id=A('y'), size=ref('y')), s.SpaceOutputAxis(id=A('x'), size=ref('x'))],
             test_tensor=s.FileDescr(source=d / 'test_output.npy'), postprocessing=post)
@@ -304,7 +349,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
             authors=[s.Author(name=a) for a in authors], cite=[s.CiteEntry(**{k: v for k, v in c.items() if v}) for c in citations(source, getattr(model, 'up', None))],
             license=s.LicenseId(license), documentation=s.FileDescr(source=d / 'README.md'), covers=[s.FileDescr(source=cover)], tags=['segkit', 'segmentation', kname, source],
             inputs=[inp], outputs=[outp], weights=s.WeightsDescr(**w),
-            config={'segkit': {'kind': kname, 'source': source, 'percentiles': [lo, hi],
+            config={'segkit': {'kind': kname, 'head': e.head, 'postprocess': e.post, 'source': source, 'percentiles': [lo, hi],
                                'training': json.loads(json.dumps(cfg, default=str))}})
         out.parent.mkdir(parents=True, exist_ok=True)
         if as_zip: core.save_bioimageio_package(descr, output_path=out)

@@ -23,8 +23,8 @@ from .instances.postprocess import POSTPROCESSORS, get_postprocessor
 
 # %% auto #0
 __all__ = ['PREDICTORS', 'SPEC', 'EXTS', 'Predictor', 'register_predictor', 'unet_arch', 'unet_predictor', 'save_model_spec',
-           'find_checkpoint', 'load_predictor', 'RCNNPredictor', 'rcnn_predictor', 'model_input', 'predict_image',
-           'list_images', 'predict_files']
+           'find_checkpoint', 'is_package', 'load_predictor', 'RCNNPredictor', 'rcnn_predictor', 'PackagePredictor',
+           'package_predictor', 'model_input', 'predict_image', 'list_images', 'predict_files']
 
 # %% ../nbs/14e_predict.ipynb #88720d0a
 @dataclass
@@ -136,11 +136,19 @@ def _run_folder(ckpt:Path) -> Path|None:
     "The run folder a checkpoint lies in (the first parent with a config.json), if any."
     return next((d for d in (ckpt.parent, ckpt.parent.parent) if (d / 'config.json').exists()), None)
 
+def is_package(path) -> bool:
+    "Whether `path` is a local bioimage.io package: a `.zip` file or a folder with `rdf.yaml` / `bioimageio.yaml`."
+    p = Path(path)
+    return (p.is_file() and p.suffix == '.zip') or (p.is_dir() and any((p / n).is_file() for n in ('rdf.yaml', 'bioimageio.yaml')))
+
 def load_predictor(model, # a run folder, a checkpoint file, or a ready `Predictor`
                    device=None, # 'cpu', 'cuda', … (default: CUDA if available)
                   ) -> Predictor:
-    "The `Predictor` for a run folder or checkpoint: `model.json` (next to the weights or in the run folder) names its kind, else a segkit U-Net is assumed."
+    "The `Predictor` for a run folder, checkpoint or bioimage.io package: `model.json` (next to the weights or in the run folder) names its kind, else a segkit U-Net is assumed."
     if isinstance(model, Predictor): return model.to(default_device(device))
+    if isinstance(model, str) and model.lower().startswith(('http://', 'https://', 'doi:', 'zenodo')):
+        raise ValueError(f"`model`: {model} is a URL; segkit does not download models: fetch the bioimage.io package and pass the local zip or folder")
+    if is_package(model): return package_predictor(model, device)
     import warnings
     ckpt = find_checkpoint(model)
     run = _run_folder(ckpt)
@@ -222,6 +230,74 @@ def rcnn_predictor(spec:dict, sd:dict, device=None) -> RCNNPredictor:
 
 register_predictor('umask_rcnn', lambda: _rcnn_example('umask_rcnn'), "U-Mask R-CNN (`segkit.models.rcnn.umask_rcnn`): instances plus a certainty per object")(rcnn_predictor)
 
+# %% ../nbs/14e_predict.ipynb #b94e6d31
+@dataclass
+class PackagePredictor(Predictor):
+    "A bioimage.io package as a `Predictor`: its own percentiles, its output activation, the instance post-processor it documents."
+    lo: float = 1.0 # normalisation percentiles (the package's `scale_range`)
+    hi: float = 99.8
+    activation: str|None = 'softmax' # the package's post-processing as `predict_maps` activation
+    post: str|None = None # `POSTPROCESSORS` name the package documents (None: the task's default)
+    axes: str = 'bcyx' # the package's input axes, for messages
+    def maps(self, image:np.ndarray, tile:int=256, overlap:int=32, bs:int=8) -> np.ndarray:
+        "The package's output maps `(C, H, W)` of one raw `(n_in, H, W)` image: percentile normalisation, then segkit's tiling."
+        x = normalize_percentile(np.asarray(image, np.float32), self.lo, self.hi)
+        return predict_maps(self.model, x[None], self.activation, tile=tile, overlap=overlap, bs=bs)[0]
+
+def _package_file(package:Path, name:str) -> bytes:
+    "The bytes of file `name` inside a package zip or folder."
+    import zipfile
+    if package.is_dir(): return (package / name).read_bytes()
+    with zipfile.ZipFile(package) as z: return z.read(name)
+
+_ACTS = {'softmax': 'softmax', 'sigmoid': 'sigmoid'}
+
+def package_predictor(package, # a local bioimage.io model package (zip or folder)
+                      device=None, # 'cpu', 'cuda', … (default: CUDA if available)
+                     ) -> PackagePredictor:
+    "A `PackagePredictor` for a bioimage.io package: segkit architecture from the state dict, else TorchScript; segkit's percentile pre-processing only."
+    import io
+    from segkit.export import check_package, _import
+    package = Path(package)
+    rdf = check_package(package)   # a model, of a spec version bioimageio.spec implements
+    if len(rdf['inputs']) != 1 or len(rdf['outputs']) != 1:
+        raise ValueError(f"`model`: {package.name} has {len(rdf['inputs'])} inputs and {len(rdf['outputs'])} outputs; segkit predicts with one of each")
+    inp, outp = rdf['inputs'][0], rdf['outputs'][0]
+    ax = inp['axes']
+    axes = ''.join('b' if a['type'] == 'batch' else 'c' if a['type'] == 'channel' else a.get('id', '?') for a in ax)
+    if axes not in ('bcyx', 'byx', 'cyx', 'yx'): raise ValueError(f"`model`: {package.name} takes axes {axes!r}; segkit predicts 2D packages (b, c, y, x)")
+    chan = next((a for a in ax if a['type'] == 'channel'), None)
+    n_in = len(chan['channel_names']) if chan else 1
+    pre = [q.get('id') for q in inp.get('preprocessing') or []]
+    sr = next((q for q in inp.get('preprocessing') or [] if q.get('id') == 'scale_range'), None)
+    ok = sr is not None and sorted(sr.get('kwargs', {}).get('axes') or []) == ['x', 'y'] and set(pre) <= {'scale_range', 'clip', 'ensure_dtype'}
+    bad = [q for q in pre if q not in ('scale_range', 'clip', 'ensure_dtype')]
+    if not ok: raise ValueError(f"`model`: {package.name} pre-processes with {bad or pre or 'nothing'}; segkit applies only its percentile normalisation "
+                                "(scale_range over y, x, then clip); run this package with bioimageio.core")
+    post = [q.get('id') for q in outp.get('postprocessing') or [] if q.get('id') != 'ensure_dtype']
+    if len(post) > 1 or (post and post[0] not in _ACTS):
+        raise ValueError(f"`model`: {package.name} post-processes with {post}; segkit applies one of {list(_ACTS)} or none")
+    w = rdf['weights']
+    sdw = w.get('pytorch_state_dict')
+    arch = (sdw or {}).get('architecture') or {}
+    dev = default_device(device)
+    if sdw and str(arch.get('import_from', '')).startswith('segkit.'):
+        model = _import(f"{arch['import_from']}.{arch['callable']}")(**(arch.get('kwargs') or {}))
+        sd = torch.load(io.BytesIO(_package_file(package, sdw['source'])), map_location='cpu', weights_only=True)
+        load_into(model, sd, strict=True, source=str(package))
+        fmt = 'pytorch_state_dict'
+    elif 'torchscript' in w:
+        model = torch.jit.load(io.BytesIO(_package_file(package, w['torchscript']['source'])), map_location='cpu')
+        fmt = 'torchscript'
+    else: raise ValueError(f"`model`: {package.name} has weights {list(w)}; segkit loads 'torchscript' or a segkit 'pytorch_state_dict'")
+    oc = next((a for a in outp['axes'] if a['type'] == 'channel'), None)
+    codes = tuple(oc['channel_names']) if oc else ('output',)
+    cfg = (rdf.get('config') or {}).get('segkit') or {}
+    lo, hi = float(sr['kwargs'].get('min_percentile', 0)), float(sr['kwargs'].get('max_percentile', 100))
+    return PackagePredictor('bioimageio', model.eval().to(dev), n_in, codes, INSTANCE if cfg.get('postprocess') else SEMANTIC, 'none',
+                            f"{package} ({fmt})", dict(rdf_name=rdf.get('name'), weights=fmt, config=cfg),
+                            lo=lo, hi=hi, activation=_ACTS.get(post[0]) if post else None, post=cfg.get('postprocess'), axes=axes)
+
 # %% ../nbs/14e_predict.ipynb #7d7cb17b
 def model_input(image:np.ndarray, # an image as read from a file: (H, W), (C, H, W) or channels-last (H, W, C)
                 n_in:int, # channels the model takes
@@ -261,13 +337,17 @@ def predict_image(pred:Predictor, # from `load_predictor`
                   channel:int|None=None, # use only this channel of a multi-channel image
                   name:str='image', # for messages
                  ) -> dict:
-    "`probs (C, H, W)`, `mask (H, W)` class codes, `instances (H, W)` ids (None without post-processing) and `objects` (detection models' table, else None)."
+    "`probs (C, H, W)` (a package's maps), `mask (H, W)` class codes, `instances (H, W)` ids (None without post-processing) and `objects` (detection models' table, else None)."
     if tile < 1 or overlap < 0: raise ValueError(f"`tile`, `overlap`: expected tile ≥ 1 and overlap ≥ 0, got {tile}, {overlap}")
-    x = model_input(image, pred.n_in, channel, pred.normalize, name)
+    try: x = model_input(image, pred.n_in, channel, pred.normalize, name)
+    except ValueError as e:
+        if isinstance(pred, PackagePredictor): raise ValueError(f"{e}; the package expects axes {pred.axes}") from None
+        raise
     probs = pred.maps(x, tile, overlap, bs)
     inst = pred.instances(x, probs)
-    post = _post_name(postprocess, pred.task)
-    if inst is None and post is not None: inst = get_postprocessor(post, **(post_kw or {}))(probs)
+    post = getattr(pred, 'post', None) if postprocess == 'auto' and getattr(pred, 'post', None) else _post_name(postprocess, pred.task)
+    if inst is None and post is not None:   # a package's single boundary map goes in as (H, W)
+        inst = get_postprocessor(post, **(post_kw or {}))(probs[0] if isinstance(pred, PackagePredictor) and len(probs) == 1 else probs)
     return dict(probs=probs, mask=probs.argmax(0).astype(np.uint8 if probs.shape[0] < 256 else np.int32), instances=inst, objects=pred.objects(x))
 
 # %% ../nbs/14e_predict.ipynb #094cc1a8
