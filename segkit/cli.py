@@ -312,7 +312,7 @@ def segkit_finetune(weights:Param("encoder state dict from `segkit pretrain` ('r
 
 
 # %% ../nbs/16_cli.ipynb #1472cba9
-def segkit_predict(model:Param("a run folder of `segkit run`, or a checkpoint file", str, opt=False),
+def segkit_predict(model:Param("a run folder of `segkit run`, a checkpoint file, or a local bioimage.io package (.zip or folder)", str, opt=False),
                    images:Param("image files and/or folders (PNG, TIFF, NPY; folders are searched recursively)", str, opt=False, nargs='+'),
                    out:str='predictions', # output folder: masks/, instances/, predictions.csv, predict.json
                    tile:int=256, # tile side in pixels (images of any size are predicted tile by tile)
