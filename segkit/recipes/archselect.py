@@ -22,7 +22,8 @@ from ..models.rcnn import mask_rcnn
 from ..core import torch_seeded
 
 # %% auto #0
-__all__ = ['UNET', 'MRCNN', 'DELTA_GROWS', 'bin_items', 'rcnn_stack', 'claims', 'ArchSelectCfg', 'archselect_recipe']
+__all__ = ['UNET', 'MRCNN', 'DELTA_GROWS', 'bin_items', 'rcnn_stack', 'safe_table', 'claims', 'ArchSelectCfg',
+           'archselect_recipe']
 
 # %% ../../nbs/14o_recipes.archselect.ipynb #978ad995
 UNET, MRCNN = 'unet', 'mask_rcnn'
@@ -46,6 +47,14 @@ def rcnn_stack(det:dict, # one image's Mask R-CNN output
 
 # %% ../../nbs/14o_recipes.archselect.ipynb #5b944300
 DELTA_GROWS = 0.0   # Δ(highest bin) − Δ(lowest bin) must exceed this
+
+def safe_table(df:pd.DataFrame) -> pd.DataFrame:
+    "`archselect_table` (baseline U-Net, candidate Mask R-CNN), with Δ = NaN in bins where the U-Net's mean AJI⁺ is 0 (relative Δ undefined)."
+    t = archselect_table(df.assign(score=df.score + 1), UNET, MRCNN)      # shifted: std, runs and Δ_abs unchanged, Δ_rel defined
+    for m in (UNET, MRCNN): t[f'{m}_mean'] -= 1
+    b = t[f'{UNET}_mean'].to_numpy()
+    t['delta_rel'] = np.where(b > 0, (t[f'{MRCNN}_mean'] - b) / np.where(b > 0, b, 1), np.nan)
+    return t
 def claims(table:pd.DataFrame, # `archselect_table` output (bins as index)
            reg:pd.DataFrame|None, # `overlap_regression` output (a = Mask R-CNN, b = U-Net) or None
            preset:str='quick') -> pd.DataFrame:
@@ -60,7 +69,9 @@ def claims(table:pd.DataFrame, # `archselect_table` output (bins as index)
         rows.append(dict(claim='per-sample AJI⁺ difference (Mask R-CNN − U-Net) rises with ψ_OFC (slope, 95 % bootstrap CI > 0)',
                          value=float(r.slope), threshold=f'CI low {r.slope_lo:.3f} > 0', ok=bool(r.slope_lo > 0)))
     out = pd.DataFrame(rows)
-    out['verdict'] = 'trend not assessed (quick)' if preset == 'quick' else out.ok.map({True: 'reproduced', False: 'not reproduced'})
+    out['verdict'] = out.ok.map({True: 'reproduced', False: 'not reproduced'})
+    out.loc[out.value.isna(), 'verdict'] = 'not assessed (Δ undefined: a U-Net mean AJI⁺ of 0)'
+    if preset == 'quick': out['verdict'] = 'trend not assessed (quick)'
     return out.drop(columns='ok')
 
 # %% ../../nbs/14o_recipes.archselect.ipynb #6ff24f38
@@ -180,7 +191,7 @@ def archselect_recipe(run:Run, cfg:ArchSelectCfg):
             unet, rcnn = _train_unet(run, cfg, data, b, s), _train_rcnn(run, cfg, data, b, s)
             rows += run.step(f'score-bin{b}-seed{s}', _score, unet, rcnn, data, b, s, cfg)
     df = pd.DataFrame(rows); df.to_csv(run.path / 'per_sample.csv', index=False)
-    table = archselect_table(df, UNET, MRCNN); table.to_csv(run.path / 'table.csv')
+    table = safe_table(df); table.to_csv(run.path / 'table.csv')
     per = df.groupby(['item', 'model']).agg(score=('score', 'mean'), psi=('psi_ofc', 'first')).unstack('model')
     try: reg = overlap_regression(per[('psi', UNET)], per[('score', MRCNN)], per[('score', UNET)], n_boot=cfg.n_boot, seed=cfg.seed)
     except ValueError as e: reg = None; print(f"no regression: {e}")
