@@ -16,7 +16,7 @@ from fastcore.foundation import L
 from .core import check_image, check_label_map, stream_seed, torch_seeded, eval_mode, default_device
 from .data.block import PairCrop
 from .labels.objects import certainty_targets, to_bins
-from .metrics.instance import instance_scores
+from .metrics.instance import instance_scores, instance_scores_stack
 from .models.rcnn import detections_to_labels
 from .learner import make_learner
 
@@ -187,8 +187,14 @@ def _paint_targets(t:dict) -> np.ndarray:
     if len(m) == 0: return np.zeros(tuple(m.shape[-2:]), np.int32)
     return torch.where(m.any(0), m.byte().argmax(0) + 1, 0).cpu().numpy().astype(np.int32)
 
+def _gt_for_scoring(t:dict) -> np.ndarray:
+    "The ground truth as scored: the painted label map when masks do not overlap, else the (C, H, W) bool mask stack itself."
+    m = t['masks'].bool()
+    if len(m) and bool((m.sum(0) > 1).any()): return m.cpu().numpy()
+    return _paint_targets(t)
+
 class RCNNAJI(Metric):
-    "AJI⁺ (or another `instance_scores` key) of the detections on the validation images, every `every` epochs (NaN in between)."
+    "AJI⁺ (or another `instance_scores` key) of the detections on the validation images, every `every` epochs (NaN in between); overlapping GT is scored as a mask stack (`instance_scores_stack`)."
     def __init__(self, every:int=1, # compute at epochs every−1, 2·every−1, … (and always in `Learner.validate`)
                  score:str='aji_plus', # a key of `segkit.metrics.instance.instance_scores`
                  score_thresh:float=0.5, mask_thresh:float=0.5, # detections kept, mask binarisation
@@ -199,7 +205,7 @@ class RCNNAJI(Metric):
     def accumulate(self, learn):
         self.learn = learn
         imgs, tgts = learn.xb[0], learn.xb[1] if len(learn.xb) > 1 else learn.yb[0]
-        self.images += list(imgs); self.gts += [_paint_targets(t) for t in tgts]
+        self.images += list(imgs); self.gts += [_gt_for_scoring(t) for t in tgts]
     @property
     def value(self):
         lr = self.learn
@@ -210,7 +216,10 @@ class RCNNAJI(Metric):
             for j in range(0, len(self.images), self.bs):
                 dets = lr.model(self.images[j:j + self.bs])
                 for d, gt in zip(dets, self.gts[j:j + self.bs]):
-                    vals.append(instance_scores(gt, detections_to_labels(d, self.score_thresh, self.mask_thresh))[self.score])
+                    pred = detections_to_labels(d, self.score_thresh, self.mask_thresh)
+                    sc = instance_scores_stack(gt, pred) if gt.ndim == 3 else instance_scores(gt, pred)
+                    if self.score not in sc: raise ValueError(f"`score`: {self.score!r} is not defined for overlapping mask stacks; known: {sorted(sc)}")
+                    vals.append(sc[self.score])
         return float(np.nanmean(vals)) if len(vals) else float('nan')
     @property
     def name(self): return self.score

@@ -75,3 +75,19 @@ def test_empty_images_and_bad_input():
     with pytest.raises(ValueError, match='`crop`'): RCNNDataset(ims, labs, crop=100)
     from segkit.learner_rcnn import RCNNAJI
     with pytest.raises(ValueError, match='`every`'): RCNNAJI(every=0)
+
+def test_rcnn_aji_scores_overlapping_truth_as_stack():
+    "Overlapping GT masks are scored as a stack: a perfect painted prediction of two overlapping squares is < 1, a lone square = 1."
+    from types import SimpleNamespace
+    from torch import nn
+    from segkit.learner_rcnn import RCNNAJI
+    m = torch.zeros(2, 16, 16, dtype=torch.uint8); m[0, 2:10, 2:10] = 1; m[1, 6:14, 6:14] = 1
+    class Fake(nn.Module):
+        def __init__(s, masks): super().__init__(); s.masks = masks; s.w = nn.Parameter(torch.zeros(1))
+        def forward(s, ims): return [dict(masks=s.masks[:, None].float(), scores=torch.ones(len(s.masks)), labels=torch.ones(len(s.masks), dtype=torch.int64))] * len(ims)
+    def score(gt):
+        met = RCNNAJI(); met.reset()
+        lr = SimpleNamespace(model=Fake(gt), xb=([torch.zeros(1, 16, 16)], [dict(masks=gt)]), yb=(), epoch=0)
+        met.accumulate(lr); return met.value
+    assert score(m) < 0.95                # the painted prediction cannot recover the hidden pixels of the stack
+    assert score(m[:1]) == pytest.approx(1.0)
