@@ -503,7 +503,7 @@ def _recipe_smoke(name, fn):
 
 RECIPES = Registry('recipe', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.demo',
                                         'segkit.recipes.sweep', 'segkit.recipes.fewshot', 'segkit.recipes.spoco', 'segkit.recipes.plantseg', 'segkit.recipes.noise',
-                                        'segkit.recipes.im', 'segkit.recipes.neuboot'),
+                                        'segkit.recipes.im', 'segkit.recipes.neuboot', 'segkit.recipes.archselect'),
                    smoke=_recipe_smoke)
 
 def recipe(name:str, # the public name (`segkit run NAME`)

@@ -87,7 +87,7 @@ def test_bad_data_folder(tmp_path):
     assert no_runs(tmp_path)
 
 @pytest.mark.parametrize('args, msg', [
-    (['run', 'nope'], "unknown recipe 'nope'; known: cam-mounds"),
+    (['run', 'nope'], "unknown recipe 'nope'; known: archselect, cam-mounds"),
     (['run', 'demo', '--source', 'mars'], "unknown source 'mars'; known:"),
     (['run', 'demo', '--bogus'], "unrecognized arguments: --bogus"),
     (['data', 'nope'], "unknown source 'nope'; known:"),

@@ -9,7 +9,7 @@ import torch
 from segkit.experiments import (RECIPES, DEMO_STEPS, RecipeCfg, Run, Report, cfg_from, cfg_load, get_recipe, list_recipes,
                                 parse_options, md_table)
 
-ALL_RECIPES = ['cam-mounds', 'cam-nuclei', 'coheg-ablation', 'coheg-alpha', 'coheg-merge', 'coheg-transfer', 'demo', 'fewshot-cells', 'grid-demo',
+ALL_RECIPES = ['archselect', 'cam-mounds', 'cam-nuclei', 'coheg-ablation', 'coheg-alpha', 'coheg-merge', 'coheg-transfer', 'demo', 'fewshot-cells', 'grid-demo',
                'im-hybrids', 'im-nuclei', 'neuboot', 'noise-robustness', 'plantseg', 'selfsl-autotune', 'selfsl-bench', 'spoco', 'upgrade', 'upgrade-cost', 'upgrade-mismatch', 'upgrade-predictions']
 
 @dataclass(frozen=True)
