@@ -36,7 +36,7 @@ def test_cli_run_writes_everything(tmp_path):
     assert len(list((tmp_path / 'runs').iterdir())) == 2 and (run / 'metrics.csv').read_bytes() == before
 
 @pytest.mark.parametrize('args, msg', [
-    (['run', 'nope'], "unknown recipe 'nope'; known: cam-mounds, cam-nuclei, coheg-ablation"),
+    (['run', 'nope'], "unknown recipe 'nope'; known: archselect, cam-mounds, cam-nuclei"),
     (['run', 'demo', '--set', 'epoks=3'], "unknown option 'epoks' for recipe 'demo'; valid: source, path, seed, device, epochs"),
     (['run', 'demo', '--set', 'epochs'], '--set: expected key=value'),
     (['run', 'demo', '--set', 'epochs=many'], "option 'epochs': expected int, got 'many'"),
