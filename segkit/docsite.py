@@ -153,6 +153,7 @@ def sphinx_sources(root:Path, proc:Path, dest:Path) -> list[str]:
     return ['index'] + modules
 
 _STATUS = re.compile(r'^(reading sources|writing output)\.\.\. \[\s*(\d+)%\]')
+_ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
 
 class SphinxProgress:
     "Reads sphinx-build's status lines; says one line per quarter of its reading and writing phases, with elapsed time and the time left in the phase."
@@ -160,6 +161,9 @@ class SphinxProgress:
                  clock=time.monotonic, step:int=25): # say a line every `step` percent
         self.say, self.clock, self.step, self.seen, self.start = say, clock, step, {}, {}
     def __call__(self, line:str):
+        # with colour on (sphinx turns it on when $CI is set) one stdout line holds many updates joined by ESC[2K: split, strip
+        for part in re.split(r'\x1b\[2K|\r', line): self._status(_ANSI.sub('', part))
+    def _status(self, line:str):
         m = _STATUS.match(line.strip())
         if not m: return
         phase, pct = m.group(1), int(m.group(2))
