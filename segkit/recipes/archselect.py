@@ -114,21 +114,25 @@ def _pick(sp, b):
     k = np.flatnonzero(sp['bin'] == b)
     return [sp['images'][j] for j in k], [sp['stacks'][j] for j in k], k
 
+def _fit_or_load(run, name, ck, learn, epochs, lr):
+    "The resumable step `train-{name}`: fit and save to `ck`, or (step done) load `ck`; the trained model."
+    if run.done(f'train-{name}') and ck.exists():
+        learn.model.load_state_dict(torch.load(ck, map_location=next(learn.model.parameters()).device)); return learn.model
+    def fit():
+        t0 = time.time()
+        with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
+        torch.save(learn.model.state_dict(), ck)
+        return dict(seconds=time.time() - t0, valid_loss=[float(r[1]) for r in learn.recorder.values])
+    run.step(f'train-{name}', fit)
+    return learn.model
+
 def _train_unet(run, cfg, data, b, seed):
     name = f'unet-bin{b}-seed{seed}'; ck = run.path / 'checkpoints' / f'{name}.pth'
     (ti, ts, _), (vi, vs, _) = _pick(data['train'], b), _pick(data['valid'], b)
     dls = map_dls((ti, [stack_to_labels(x) for x in ts]), (vi, [stack_to_labels(x) for x in vs]), 'distances', bs=cfg.bs,
                   crop=cfg.size, epoch_len=cfg.epoch_len, valid_crop=None, seed=seed, device=cfg.device)
     learn = distance_learner(dls, depth=cfg.depth, base=cfg.base, seed=seed)
-    if run.done(f'train-{name}') and ck.exists():
-        learn.model.load_state_dict(torch.load(ck, map_location=next(learn.model.parameters()).device)); return learn.model
-    def fit():
-        t0 = time.time()
-        with learn.no_bar(), learn.no_logging(): learn.fit(cfg.epochs, cfg.unet_lr)
-        torch.save(learn.model.state_dict(), ck)
-        return dict(seconds=time.time() - t0, valid_loss=[float(r[1]) for r in learn.recorder.values])
-    run.step(f'train-{name}', fit)
-    return learn.model
+    return _fit_or_load(run, name, ck, learn, cfg.epochs, cfg.unet_lr)
 
 def _train_rcnn(run, cfg, data, b, seed):
     name = f'mrcnn-bin{b}-seed{seed}'; ck = run.path / 'checkpoints' / f'{name}.pth'
@@ -136,15 +140,7 @@ def _train_rcnn(run, cfg, data, b, seed):
     dls = rcnn_dls(RCNNDataset(ti, ts, seed=seed), RCNNDataset(vi, vs, seed=seed), bs=cfg.bs, seed=seed, device=cfg.device)
     with torch_seeded(seed): model = mask_rcnn(backbone='tiny', size=cfg.size, detections=50)
     learn = rcnn_learner(dls, model, aji_every=None, seed=seed, lr=cfg.rcnn_lr)
-    if run.done(f'train-{name}') and ck.exists():
-        learn.model.load_state_dict(torch.load(ck, map_location=next(learn.model.parameters()).device)); return learn.model
-    def fit():
-        t0 = time.time()
-        with learn.no_bar(), learn.no_logging(): learn.fit(cfg.rcnn_epochs, cfg.rcnn_lr)
-        torch.save(learn.model.state_dict(), ck)
-        return dict(seconds=time.time() - t0, valid_loss=[float(r[1]) for r in learn.recorder.values])
-    run.step(f'train-{name}', fit)
-    return learn.model
+    return _fit_or_load(run, name, ck, learn, cfg.rcnn_epochs, cfg.rcnn_lr)
 
 def _score(unet, rcnn, data, b, seed, cfg) -> list:
     "Per test sample of bin `b`: AJI⁺ of both models against the mask stack."
