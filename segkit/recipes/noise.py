@@ -17,10 +17,11 @@ from ..learner import predict_masks
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
 
 # %% auto #0
-__all__ = ['SETTINGS', 'UNLEARNED', 'instance_data', 'RobustnessCfg', 'noisy_train_set', 'robustness_cell', 'robustness_claims',
-           'wilcoxon_table', 'noise_robustness', 'UpgradeCfg', 'upgrade_claims', 'upgrade_recipe', 'hq_lq_split',
-           'lq_draw', 'MismatchCfg', 'mismatch_claims', 'upgrade_mismatch', 'CostCfg', 'cost_claims', 'upgrade_cost',
-           'PredictionsCfg', 'predictions_claims', 'upgrade_predictions', 'demo_noise_step']
+__all__ = ['SETTINGS', 'UNLEARNED', 'UNET_FULL', 'instance_data', 'UNetTrainCfg', 'RobustnessCfg', 'noisy_train_set',
+           'robustness_cell', 'robustness_claims', 'wilcoxon_table', 'noise_robustness', 'UpgradeCfg', 'upgrade_claims',
+           'upgrade_recipe', 'hq_lq_split', 'lq_draw', 'MismatchCfg', 'mismatch_claims', 'upgrade_mismatch', 'CostCfg',
+           'cost_claims', 'upgrade_cost', 'PredictionsCfg', 'predictions_claims', 'upgrade_predictions',
+           'demo_noise_step']
 
 # %% ../../nbs/14g_recipes.noise.ipynb #6b7d9793
 def instance_data(source:str='nuclei', path=None, other_layer:str|None='micronuclei', max_size:int|None=None) -> dict:
@@ -45,7 +46,21 @@ SETTINGS = tuple(PRESETS.names()) + ('inc70-large',)
 UNLEARNED = 0.5   # a network whose clean-label test Dice stays below this did not learn (its drops are not evidence)
 
 @dataclass(frozen=True)
-class RobustnessCfg(RecipeCfg):
+class UNetTrainCfg(RecipeCfg):
+    "The small-U-Net training options every noise/upgrade recipe shares (quick defaults; `UNET_FULL`: the thesis' sizes)."
+    epoch_len: int = 32 # random crops per epoch
+    crop: int = 64 # crop side
+    bs: int = 8 # batch size
+    lr: float = 1e-3 # Adam lr (thesis: 1e-5, which needs long runs)
+    depth: int = 3 # U-Net (and SegNet-like) pooling levels (thesis: 4)
+    base: int = 16 # U-Net (and SegNet-like) maps at the top level (thesis: 64)
+    max_size: int|None = 192 # centre crop of every image (None: whole images)
+    RANGES = dict(max_size='>= 32')
+
+UNET_FULL = dict(epoch_len=480, crop=256, depth=4, base=64, max_size=None)   # the thesis' training sizes (full presets)
+
+@dataclass(frozen=True)
+class RobustnessCfg(UNetTrainCfg):
     "`noise-robustness`: networks × annotation-error settings on nuclei (defaults: quick preset)."
     nets: tuple[str, ...] = ('unet', 'segnet_like', 'msd') # networks compared
     settings: tuple[str, ...] = ('clean', 'om30', 'om70', 'inc70', 'inc70-large', 'bias2', 'bias6') # label settings
@@ -53,17 +68,12 @@ class RobustnessCfg(RecipeCfg):
     epochs: int = 6 # training epochs
     epoch_len: int = 64 # random crops per epoch
     crop: int = 128 # crop side
-    bs: int = 8 # batch size
-    lr: float = 1e-3 # Adam learning rate
-    depth: int = 3 # U-Net / SegNet-like pooling levels
-    base: int = 16 # U-Net / SegNet-like maps at the top level
     seeds: int = 1 # runs per cell
     max_retries: int = 3 # untrainable rule: retrains of an all-background network
     max_size: int|None = 384 # centre crop of every image (None: whole images)
-    FULL = dict(settings=('clean', 'om30', 'om70', 'inc70', 'inc70-large', 'bias2', 'bias6'), msd_depth=50, epochs=50, epoch_len=480,
-                crop=256, depth=4, base=64, seeds=10, max_size=None)
+    FULL = dict(UNET_FULL, settings=('clean', 'om30', 'om70', 'inc70', 'inc70-large', 'bias2', 'bias6'), msd_depth=50, epochs=50, seeds=10)
     CHOICES = dict(nets=NETS, settings=SETTINGS)
-    RANGES = dict(msd_depth='>= 1', max_retries='>= 0', max_size='>= 32')
+    RANGES = dict(msd_depth='>= 1', max_retries='>= 0')
 
 def _opts(cfg, net:str) -> TrainOpts:
     return TrainOpts(cfg.epochs, cfg.epoch_len, cfg.crop, cfg.bs, cfg.lr, cfg.msd_depth if net == 'msd' else cfg.depth, cfg.base, None, cfg.device)
@@ -163,7 +173,7 @@ def noise_robustness(run:Run, cfg:RobustnessCfg):
 
 # %% ../../nbs/14g_recipes.noise.ipynb #3b7d3be4
 @dataclass(frozen=True)
-class UpgradeCfg(RecipeCfg):
+class UpgradeCfg(UNetTrainCfg):
     "`upgrade`: Table 3.1 on nuclei (defaults: quick preset)."
     perturbations: tuple[str, ...] = ('om70', 'bias6') # LQ levels (presets)
     regimes: tuple[str, ...] = REGIMES # training regimes compared
@@ -172,16 +182,12 @@ class UpgradeCfg(RecipeCfg):
     up_epochs: int = 8 # upgrade-network epochs
     epoch_len: int = 48 # random crops per epoch
     crop: int = 96 # crop side
-    bs: int = 8 # batch size
-    lr: float = 1e-3 # Adam lr (thesis: 1e-5, which needs long runs)
-    depth: int = 3 # U-Net pooling levels (thesis: 4)
-    base: int = 16 # U-Net maps at the top level (thesis: 64)
     max_size: int|None = 384 # centre crop of every image (None: whole images)
     thrs_fit: str = 'hq' # global threshold fit on the HQ set, or 'oracle' (HQ + clean LQ labels, the thesis' fit)
     FULL = dict(perturbations=('om70', 'inc70', 'bias6', 'om30+inc30+bias4', 'om50+inc50+bias6'), n_hq=10, epochs=50, up_epochs=50,
-                epoch_len=480, crop=256, depth=4, base=64, lr=1e-5, max_size=None)
+                lr=1e-5, **UNET_FULL)
     CHOICES = dict(perturbations=tuple(PRESETS.names()), regimes=REGIMES, thrs_fit=('hq', 'oracle'))
-    RANGES = dict(n_hq='>= 1', up_epochs='>= 1', max_size='>= 32')
+    RANGES = dict(n_hq='>= 1', up_epochs='>= 1')
 
 def upgrade_claims(t:pd.DataFrame) -> list[str]:
     "Table 3.1 claims from the per-perturbation results (columns: lq_label_dice, upgraded_label_dice and the regimes' test Dice)."
@@ -263,24 +269,17 @@ def _topts(cfg, epochs:int) -> TrainOpts:
 
 # %% ../../nbs/14g_recipes.noise.ipynb #a1c0e005
 @dataclass(frozen=True)
-class MismatchCfg(RecipeCfg):
+class MismatchCfg(UNetTrainCfg):
     "`upgrade-mismatch`: Table 3.2 on nuclei, u_θ trained on one perturbation and applied to another (defaults: quick preset)."
     train_levels: tuple[str, ...] = ('om30', 'om70') # perturbations u_θ is trained with (rows)
     lq_levels: tuple[str, ...] = ('om30', 'om70', 'bias6') # perturbations of the LQ labels (columns)
     n_hq: int = 3 # HQ training images (thesis: 10)
     n_lq: int|None = 8 # LQ images (None: all other training images)
     up_epochs: int = 8 # upgrade-network epochs
-    epoch_len: int = 32 # random crops per epoch
-    crop: int = 64 # crop side
-    bs: int = 8 # batch size
-    lr: float = 1e-3 # Adam lr (thesis: 1e-5, which needs long runs)
-    depth: int = 3 # U-Net pooling levels (thesis: 4)
-    base: int = 16 # U-Net maps at the top level (thesis: 64)
-    max_size: int|None = 192 # centre crop of every image (None: whole images)
     FULL = dict(train_levels=('om30', 'om70', 'inc70', 'bias2', 'bias6'), lq_levels=('om30', 'om70', 'inc70', 'bias2', 'bias6'), n_hq=10,
-                n_lq=None, up_epochs=50, epoch_len=480, crop=256, depth=4, base=64, lr=1e-5, max_size=None)
+                n_lq=None, up_epochs=50, lr=1e-5, **UNET_FULL)
     CHOICES = dict(train_levels=tuple(PRESETS.names()), lq_levels=tuple(PRESETS.names()))
-    RANGES = dict(n_hq='>= 1', n_lq='>= 1', up_epochs='>= 1', max_size='>= 32')
+    RANGES = dict(n_hq='>= 1', n_lq='>= 1', up_epochs='>= 1')
 
 def _level(name:str) -> float:
     "The omission/inclusion rate or bias q_max of a single-type preset (for ordering levels of one type)."
@@ -338,7 +337,7 @@ def upgrade_mismatch(run:Run, cfg:MismatchCfg):
 
 # %% ../../nbs/14g_recipes.noise.ipynb #a1c0e008
 @dataclass(frozen=True)
-class CostCfg(RecipeCfg):
+class CostCfg(UNetTrainCfg):
     "`upgrade-cost`: Fig. 3.6 on nuclei, test Dice against annotation cost for HQ-only, LQ-only and HQ + upgraded mixes of one pool (defaults: quick preset)."
     perturbation: str = 'om70' # the LQ perturbation
     pool: int = 8 # training images in the pool (the first ones)
@@ -347,17 +346,10 @@ class CostCfg(RecipeCfg):
     k: float = 5.0 # cost of one HQ label in LQ labels
     epochs: int = 6 # segmenter epochs
     up_epochs: int = 8 # upgrade-network epochs
-    epoch_len: int = 32 # random crops per epoch
-    crop: int = 64 # crop side
-    bs: int = 8 # batch size
-    lr: float = 1e-3 # Adam lr
-    depth: int = 3 # U-Net pooling levels
-    base: int = 16 # U-Net maps at the top level
-    max_size: int|None = 192 # centre crop of every image (None: whole images)
-    FULL = dict(pool=30, hq_sizes=(1, 3, 6, 10, 20, 30), mix_hq=(1, 3, 6), epochs=50, up_epochs=50, epoch_len=480, crop=256, depth=4, base=64,
-                lr=1e-5, max_size=None)
+    FULL = dict(pool=30, hq_sizes=(1, 3, 6, 10, 20, 30), mix_hq=(1, 3, 6), epochs=50, up_epochs=50, lr=1e-5,
+                **UNET_FULL)
     CHOICES = dict(perturbation=tuple(PRESETS.names()))
-    RANGES = dict(pool='>= 2', k='> 0', up_epochs='>= 1', max_size='>= 32')
+    RANGES = dict(pool='>= 2', k='> 0', up_epochs='>= 1')
 
 def cost_claims(t:pd.DataFrame, perturbation:str) -> list[str]:
     "U7 from the cost table (columns: regime, n_hq, n_lq, cost, test_dice)."
@@ -429,23 +421,16 @@ def upgrade_cost(run:Run, cfg:CostCfg):
 
 # %% ../../nbs/14g_recipes.noise.ipynb #a1c0e00a
 @dataclass(frozen=True)
-class PredictionsCfg(RecipeCfg):
+class PredictionsCfg(UNetTrainCfg):
     "`upgrade-predictions`: the case study on nuclei, a weak segmenter's predictions repaired by u_θ (defaults: quick preset)."
     pipeline: str = 'case_study' # u_θ's online perturbation
     n_hq: int = 3 # HQ training images (thesis: 10)
     n_lq: int|None = 8 # images whose predictions are upgraded (None: all other training images)
     seg_epochs: int = 2 # epochs of the weak segmenter
     up_epochs: int = 8 # upgrade-network epochs
-    epoch_len: int = 32 # random crops per epoch
-    crop: int = 64 # crop side
-    bs: int = 8 # batch size
-    lr: float = 1e-3 # Adam lr
-    depth: int = 3 # U-Net pooling levels
-    base: int = 16 # U-Net maps at the top level
-    max_size: int|None = 192 # centre crop of every image (None: whole images)
-    FULL = dict(n_hq=10, n_lq=None, seg_epochs=20, up_epochs=50, epoch_len=480, crop=256, depth=4, base=64, lr=1e-5, max_size=None)
+    FULL = dict(n_hq=10, n_lq=None, seg_epochs=20, up_epochs=50, lr=1e-5, **UNET_FULL)
     CHOICES = dict(pipeline=tuple(PRESETS.names()))
-    RANGES = dict(n_hq='>= 1', n_lq='>= 1', seg_epochs='>= 1', up_epochs='>= 1', max_size='>= 32')
+    RANGES = dict(n_hq='>= 1', n_lq='>= 1', seg_epochs='>= 1', up_epochs='>= 1')
 
 def predictions_claims(r:dict) -> list[str]:
     "U6 from the run's label Dice (keys: pred_dice, upgraded_dice)."
