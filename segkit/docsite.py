@@ -64,9 +64,9 @@ def nbdev_slug(text:str) -> str:
     "Heading anchors as nbdev writes them in links: lower case, spaces to dashes, dots and underscores kept."
     return re.sub(r'[^\w.\- ]', '', text.strip().lower()).replace(' ', '-')
 
-def _rel_link(target:str, here:str) -> str:
+def _rel_link(target:str, here:str, ext:str='.ipynb') -> str:
     "The link from a page in folder `here` to page `target` (both relative to the site root, no extension)."
-    return posixpath.relpath(target, here or '.') + '.ipynb'
+    return posixpath.relpath(target, here or '.') + ext
 
 def convert_proc_nb(nb:dict, doc_url:str, pages:dict, # page name → its path from the site root, without extension
                     here:str='', # this page's folder, relative to the site root ('' at the top)
@@ -91,17 +91,18 @@ def convert_proc_nb(nb:dict, doc_url:str, pages:dict, # page name → its path f
     head = f"# {fm.get('title', page or 'segkit')}\n\n" + (f"> {fm['description']}\n" if fm.get('description') else '')
     cells.insert(0, {'cell_type': 'markdown', 'id': 'segkit-title', 'metadata': {}, 'source': head})
     link = re.compile(re.escape(doc_url.rstrip('/') + '/') + r'([\w.\-]+)\.html')
-    def fix(text): return link.sub(lambda m: _rel_link(pages.get(m.group(1), m.group(1)), here), text)
-    def fix_text(text): return re.sub(r'\)\{target="_blank"[^}]*\}', ')', fix(text))
+    def fix_text(text, ext='.ipynb'):
+        text = link.sub(lambda m: _rel_link(pages.get(m.group(1), m.group(1)), here, ext), text)
+        return re.sub(r'\)\{target="_blank"[^}]*\}', ')', text)
     for c in cells:
         if c['cell_type'] == 'markdown': c['source'] = fix_text(c['source'])
-        for o in c.get('outputs', []):
+        for o in c.get('outputs', []):   # MyST-NB renders output markdown without resolving documents: link the HTML pages
             d = o.get('data', {})
-            if 'text/markdown' in d: d['text/markdown'] = fix_text(d['text/markdown'])
+            if 'text/markdown' in d: d['text/markdown'] = fix_text(d['text/markdown'], '.html')
     return page, dict(nb, cells=cells)
 
 _HEADING = re.compile(r'^#{1,3}[ \t]+(.+?)[ \t]*$', re.M)   # MyST gives anchors to headings of levels 1-3 (`myst_heading_anchors`)
-_MD_LINK = re.compile(r'\]\(([^()\s#]+\.ipynb)#([^()\s]+)\)')
+_MD_LINK = re.compile(r'\]\(([^()\s#:]+)(\.ipynb|\.html)#([^()\s]+)\)')
 
 def page_anchors(nb:dict) -> set:
     "The heading anchors a converted notebook will have on its page (`nbdev_slug` of every level 1-3 heading)."
@@ -111,9 +112,9 @@ def drop_dead_anchors(nb:dict, here:str, anchors:dict) -> list:
     "Links to `page.ipynb#x` where page has no anchor `x` (nbdev links every backticked name it knows, shown on the page or not) keep the page and lose the anchor; returns the links changed."
     dropped = []
     def sub(m):
-        target = posixpath.normpath(posixpath.join(here or '.', m.group(1)))[:-len('.ipynb')]
-        if target not in anchors or m.group(2) in anchors[target]: return m.group(0)
-        dropped.append(f"{m.group(1)}#{m.group(2)}"); return f"]({m.group(1)})"
+        target = posixpath.normpath(posixpath.join(here or '.', m.group(1)))
+        if target not in anchors or m.group(3) in anchors[target]: return m.group(0)
+        dropped.append(f"{m.group(1)}{m.group(2)}#{m.group(3)}"); return f"]({m.group(1)}{m.group(2)})"
     for c in nb['cells']:
         if c['cell_type'] == 'markdown': c['source'] = _MD_LINK.sub(sub, c['source'])
         for o in c.get('outputs', []):
