@@ -10,8 +10,8 @@ import yaml
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ESCAPES', 'repo_root', 'nbdev_slug', 'convert_proc_nb', 'page_anchors', 'drop_dead_anchors', 'sphinx_sources',
-           'SphinxProgress', 'build_site', 'broken_links', 'site_escapes', 'execute_nbs']
+__all__ = ['ESCAPES', 'repo_root', 'nbdev_slug', 'convert_proc_nb', 'page_anchors', 'drop_dead_anchors', 'local_images',
+           'sphinx_sources', 'SphinxProgress', 'build_site', 'broken_links', 'site_escapes', 'execute_nbs']
 
 # %% ../nbs/15_docsite.ipynb #567c03fc
 def repo_root(start='.') -> Path:
@@ -146,6 +146,18 @@ _CSS = '''/* nbdev's [source] links sit at the right of the API entry they belon
 a.reference.external[href*="/blob/"] { float: right; font-size: smaller; }
 '''
 
+_IMG = re.compile(r'!\[[^\]]*\]\(\s*<?([^()\s>]+)>?(?:\s+"[^"]*")?\s*\)|<img\s[^>]*src="([^"]+)"')
+
+def local_images(nb:dict) -> list:
+    "Relative paths of the pictures a notebook's markdown cells show (markdown images and `<img>` tags; URLs and attachments left out)."
+    out = []
+    for c in nb['cells']:
+        if c['cell_type'] != 'markdown': continue
+        for m in _IMG.finditer(c['source']):
+            f = m.group(1) or m.group(2)
+            if not re.match(r'^(\w+:|/|#)', f) and '..' not in Path(f).parts and f not in out: out.append(f)
+    return out
+
 def sphinx_sources(root:Path, proc:Path, dest:Path) -> list[str]:
     "Write a Sphinx source folder at `dest` from nbdev's processed notebooks in `proc`; return the page names in order."
     from nbdev.config import get_config
@@ -170,6 +182,9 @@ def sphinx_sources(root:Path, proc:Path, dest:Path) -> list[str]:
     for key, new in conv.items():
         here = posixpath.dirname(key)
         drop_dead_anchors(new, here, anchors)
+        for f in local_images(new):   # pictures a markdown cell shows from the repository (e.g. committed results)
+            for base in (proc / here, root / 'nbs' / here):
+                if (base / f).is_file(): (dest / here / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(base / f, dest / here / f); break
         (dest / here).mkdir(parents=True, exist_ok=True)
         (dest / f'{key}.ipynb').write_text(json.dumps(new))
         order.append(key)
@@ -271,11 +286,11 @@ def _pages(site) -> list:
     return sorted(p for p in site.rglob('*.html') if '_sources' not in p.parts)
 
 _ID = re.compile(r'\s(?:id|name)="([^"]*)"')
-_HREF = re.compile(r'<a\s[^>]*?href="([^"]*)"')
+_HREF = re.compile(r'<(a|img)\s[^>]*?(?:href|src)="([^"]*)"')
 
 def broken_links(site, # the built site's folder (holds index.html)
                 ) -> list[dict]:
-    "Every link from a page of `site` to a local page or anchor that does not exist: dicts of page, href, problem."
+    "Every link (and image) from a page of `site` to a local page, anchor or file that does not exist: dicts of page, href, problem."
     site = Path(site).resolve(); pages = _pages(site)
     ids = {}
     def ids_of(f):
@@ -283,19 +298,19 @@ def broken_links(site, # the built site's folder (holds index.html)
         return ids[f]
     out = []
     for page in pages:
-        for raw in _HREF.findall(page.read_text(errors='replace')):
+        for tag, raw in _HREF.findall(page.read_text(errors='replace')):
             href = html.unescape(raw); u = urlsplit(href)
             if u.scheme or u.netloc or href.startswith('//'): continue        # external: http(s), mailto, data, ...
             rel = str(page.relative_to(site))
             target = (page.parent / unquote(u.path)).resolve() if u.path else page
             if u.path and target.is_dir(): target = target / 'index.html'
-            if not target.exists(): out.append(dict(page=rel, href=href, problem='no such file')); continue
+            if not target.exists(): out.append(dict(page=rel, href=href, problem='no such image' if tag == 'img' else 'no such file')); continue
             if u.fragment and target.suffix == '.html' and unquote(u.fragment) not in ids_of(target):
                 out.append(dict(page=rel, href=href, problem=f"no anchor '{unquote(u.fragment)}' in {target.relative_to(site) if target.is_relative_to(site) else target}"))
     return out
 
 # %% ../nbs/15_docsite.ipynb #b2d0c0e3
-ESCAPES = {'ANSI colour code': r'\x1b\[|\[(?:\d{1,3};)*\d{1,3}m(?=\S)', 'unicode escape': r'\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}',
+ESCAPES = {'ANSI colour code': r'\x1b\[', 'ANSI code without ESC': r'(?<![\w\\])\[(?:\d{1,3};)*\d{1,3}m(?=\S)', 'unicode escape': r'\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}',
            'literal \\n': r'\\n(?![a-zA-Z])', 'HTML entity as text': r'&(?:lt|gt|amp|quot|#\d+);', 'backslash-space': r'\\ ',
            'escaped markdown': r'\\[*_#\[\]`]'}
 
@@ -310,7 +325,7 @@ def _visible_text(page_html:str, code:bool=False) -> str:
 def site_escapes(site, # the built site's folder
                  context:int=30, # characters shown on each side
                 ) -> list[dict]:
-    "Escape sequences in the rendered text of `site` (`ESCAPES`; ANSI codes also inside code outputs): dicts of page, kind, text."
+    "Escape sequences in the rendered text of `site` (`ESCAPES`; the ESC character also inside code and outputs): dicts of page, kind, text."
     out, site = [], Path(site)
     for page in _pages(site):
         src = page.read_text(errors='replace')
