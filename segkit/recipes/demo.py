@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14d_recipes.demo.ipynb #b2fd469b
 from __future__ import annotations
-import sys
+import hashlib, json, sys
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
@@ -134,7 +134,8 @@ def evaluate_demo(run:Run, cfg:DemoCfg, model, images, masks, codes, idx, clock:
 # %% ../../nbs/14d_recipes.demo.ipynb #ede77e6a
 def timing_key(cfg:DemoCfg, source:str, images=None) -> str:
     "What makes two demo runs take comparably long: preset, source, device, the training's size and the steps' options, and (once loaded) the data size."
-    steps = ','.join(f"{s}{cfg[s] if s in ('cam', 'pretext') and cfg[s] else ''}" for s in cfg.steps) + (f",rate={cfg.coheg_rate}" if 'coheg' in cfg.steps else '')
+    opts = lambda s: '#' + hashlib.sha1(json.dumps(cfg[s], sort_keys=True, default=str).encode()).hexdigest()[:8] if s in ('cam', 'pretext') and cfg[s] else ''
+    steps = ','.join(f"{s}{opts(s)}" for s in cfg.steps) + (f",rate={cfg.coheg_rate}" if 'coheg' in cfg.steps else '')   # a step's overrides: a short hash
     key = (f"{cfg.preset}/{source}/{(cfg.env or {}).get('device', 'cpu')}/epochs={cfg.epochs}x{cfg.epoch_len if cfg.crop else 'all'}"
            f"/crop={cfg.crop}/unet={cfg.depth}x{cfg.base}/bs={cfg.bs}/steps={steps or '-'}")
     if images is None: return key
