@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.segkit-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] && echo "" || (command -v sudo >/dev/null && sudo -n true 2>/dev/null && echo sudo || echo NONE))
 
-.PHONY: help install demo test lab docs bench execute chromium clean
+.PHONY: help install demo test lab docs docs-check bench execute chromium clean
 
 help:
-	@echo "make demo | test | lab | docs | bench | execute | clean"
+	@echo "make demo | test | lab | docs | docs-check | bench | execute | clean"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "segkit needs Python >= 3.10, found " + sys.version' 
@@ -54,6 +54,10 @@ lab: install
 
 docs: install
 	$(BIN)/segkit docs
+
+# Build the docs site and check it: internal links and anchors, images, escape sequences, a real browser (also part of `make test`).
+docs-check: install chromium
+	$(BIN)/python -m pytest -q -rs tests/test_docs_site.py
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -4,11 +4,14 @@
 
 # %% ../nbs/15_docsite.ipynb #30e50d9b
 from __future__ import annotations
-import json, re, shutil, subprocess, sys, time
+import html, json, posixpath, re, shutil, subprocess, sys, time
+from urllib.parse import unquote, urlsplit
+import yaml
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['repo_root', 'nbdev_slug', 'convert_proc_nb', 'sphinx_sources', 'SphinxProgress', 'build_site', 'execute_nbs']
+__all__ = ['ESCAPES', 'repo_root', 'nbdev_slug', 'convert_proc_nb', 'page_anchors', 'drop_dead_anchors', 'local_images',
+           'sphinx_sources', 'SphinxProgress', 'build_site', 'broken_links', 'site_escapes', 'execute_nbs']
 
 # %% ../nbs/15_docsite.ipynb #567c03fc
 def repo_root(start='.') -> Path:
@@ -21,13 +24,11 @@ def repo_root(start='.') -> Path:
 _DIRECTIVE = re.compile(r'^#\|\s*([\w-]+)\s*:?\s*(.*)$')
 
 def _front_matter(src:str) -> dict:
-    "Parse the YAML-ish front matter nbdev writes into a raw cell (flat `key: value` lines, folded values)."
-    out, key = {}, None
-    for line in src.strip().strip('-').strip().splitlines():
-        m = re.match(r'^([\w-]+):\s*(.*)$', line)
-        if m: key = m.group(1); out[key] = m.group(2).strip()
-        elif key: out[key] += ' ' + line.strip()
-    return {k: v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in '\'"' else v for k, v in out.items()}
+    "Parse the YAML front matter nbdev writes into a raw cell; a YAML parser undoes its quoting, `\\uXXXX` escapes and line folds."
+    body = re.sub(r'^-{3,}\s*$', '', src.strip(), flags=re.M)
+    try: fm = yaml.safe_load(body)
+    except yaml.YAMLError as e: raise ValueError(f"front matter: not valid YAML ({e})") from None
+    return {str(k): str(v) for k, v in fm.items()} if isinstance(fm, dict) else {}
 
 def _sort_show_docs(cells):
     "nbdev inserts the `show_doc` cells of one export cell in reverse; put them back in source order."
@@ -63,7 +64,13 @@ def nbdev_slug(text:str) -> str:
     "Heading anchors as nbdev writes them in links: lower case, spaces to dashes, dots and underscores kept."
     return re.sub(r'[^\w.\- ]', '', text.strip().lower()).replace(' ', '-')
 
-def convert_proc_nb(nb:dict, doc_url:str, pages:dict) -> tuple[str, dict]:
+def _rel_link(target:str, here:str, ext:str='.ipynb') -> str:
+    "The link from a page in folder `here` to page `target` (both relative to the site root, no extension)."
+    return posixpath.relpath(target, here or '.') + ext
+
+def convert_proc_nb(nb:dict, doc_url:str, pages:dict, # page name → its path from the site root, without extension
+                    here:str='', # this page's folder, relative to the site root ('' at the top)
+                   ) -> tuple[str, dict]:
     "Translate one nbdev-processed notebook for MyST-NB; return its page name and the new notebook."
     cells, fm = [], {}
     for c in nb['cells']:
@@ -84,14 +91,36 @@ def convert_proc_nb(nb:dict, doc_url:str, pages:dict) -> tuple[str, dict]:
     head = f"# {fm.get('title', page or 'segkit')}\n\n" + (f"> {fm['description']}\n" if fm.get('description') else '')
     cells.insert(0, {'cell_type': 'markdown', 'id': 'segkit-title', 'metadata': {}, 'source': head})
     link = re.compile(re.escape(doc_url.rstrip('/') + '/') + r'([\w.\-]+)\.html')
-    def fix(text): return link.sub(lambda m: pages.get(m.group(1), m.group(1)) + '.ipynb', text)
-    def fix_text(text): return re.sub(r'\)\{target="_blank"[^}]*\}', ')', fix(text))
+    def fix_text(text, ext='.ipynb'):
+        text = link.sub(lambda m: _rel_link(pages.get(m.group(1), m.group(1)), here, ext), text)
+        return re.sub(r'\)\{target="_blank"[^}]*\}', ')', text)
     for c in cells:
         if c['cell_type'] == 'markdown': c['source'] = fix_text(c['source'])
+        for o in c.get('outputs', []):   # MyST-NB renders output markdown without resolving documents: link the HTML pages
+            d = o.get('data', {})
+            if 'text/markdown' in d: d['text/markdown'] = fix_text(d['text/markdown'], '.html')
+    return page, dict(nb, cells=cells)
+
+_HEADING = re.compile(r'^#{1,3}[ \t]+(.+?)[ \t]*$', re.M)   # MyST gives anchors to headings of levels 1-3 (`myst_heading_anchors`)
+_MD_LINK = re.compile(r'\]\(([^()\s#:]+)(\.ipynb|\.html)#([^()\s]+)\)')
+
+def page_anchors(nb:dict) -> set:
+    "The heading anchors a converted notebook will have on its page (`nbdev_slug` of every level 1-3 heading)."
+    return {nbdev_slug(m.group(1)) for c in nb['cells'] if c['cell_type'] == 'markdown' for m in _HEADING.finditer(c['source'])}
+
+def drop_dead_anchors(nb:dict, here:str, anchors:dict) -> list:
+    "Links to `page.ipynb#x` where page has no anchor `x` (nbdev links every backticked name it knows, shown on the page or not) keep the page and lose the anchor; returns the links changed."
+    dropped = []
+    def sub(m):
+        target = posixpath.normpath(posixpath.join(here or '.', m.group(1)))
+        if target not in anchors or m.group(3) in anchors[target]: return m.group(0)
+        dropped.append(f"{m.group(1)}{m.group(2)}#{m.group(3)}"); return f"]({m.group(1)}{m.group(2)})"
+    for c in nb['cells']:
+        if c['cell_type'] == 'markdown': c['source'] = _MD_LINK.sub(sub, c['source'])
         for o in c.get('outputs', []):
             d = o.get('data', {})
-            if 'text/markdown' in d: d['text/markdown'] = fix_text(d['text/markdown'])
-    return page, dict(nb, cells=cells)
+            if isinstance(d.get('text/markdown'), str): d['text/markdown'] = _MD_LINK.sub(sub, d['text/markdown'])
+    return dropped
 
 # %% ../nbs/15_docsite.ipynb #91926ace
 _CONF = '''# Sphinx configuration written by segkit.docsite.build_site; do not edit.
@@ -117,6 +146,18 @@ _CSS = '''/* nbdev's [source] links sit at the right of the API entry they belon
 a.reference.external[href*="/blob/"] { float: right; font-size: smaller; }
 '''
 
+_IMG = re.compile(r'!\[[^\]]*\]\(\s*<?([^()\s>]+)>?(?:\s+"[^"]*")?\s*\)|<img\s[^>]*src="([^"]+)"')
+
+def local_images(nb:dict) -> list:
+    "Relative paths of the pictures a notebook's markdown cells show (markdown images and `<img>` tags; URLs and attachments left out)."
+    out = []
+    for c in nb['cells']:
+        if c['cell_type'] != 'markdown': continue
+        for m in _IMG.finditer(c['source']):
+            f = m.group(1) or m.group(2)
+            if not re.match(r'^(\w+:|/|#)', f) and '..' not in Path(f).parts and f not in out: out.append(f)
+    return out
+
 def sphinx_sources(root:Path, proc:Path, dest:Path) -> list[str]:
     "Write a Sphinx source folder at `dest` from nbdev's processed notebooks in `proc`; return the page names in order."
     from nbdev.config import get_config
@@ -129,17 +170,24 @@ def sphinx_sources(root:Path, proc:Path, dest:Path) -> list[str]:
     for p, nb in raw.items():
         fm = next((_front_matter(c['source']) for c in nb['cells'] if c['cell_type'] == 'raw'), {})
         stem = Path(fm.get('output-file', p.stem + '.html')).stem
-        pages[stem] = stem
+        pages[stem] = (p.parent.relative_to(proc) / stem).as_posix()
     if dest.exists(): shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    order = []
+    order, conv = [], {}
     for p, nb in raw.items():
-        page, new = convert_proc_nb(nb, doc_url, pages)
-        page = page or p.stem
         rel = p.parent.relative_to(proc)
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-        (dest / rel / f'{page}.ipynb').write_text(json.dumps(new))
-        order.append((rel / page).as_posix())
+        page, new = convert_proc_nb(nb, doc_url, pages, here='' if rel == Path('.') else rel.as_posix())
+        conv[(rel / (page or p.stem)).as_posix()] = new
+    anchors = {k: page_anchors(nb) for k, nb in conv.items()}
+    for key, new in conv.items():
+        here = posixpath.dirname(key)
+        drop_dead_anchors(new, here, anchors)
+        for f in local_images(new):   # pictures a markdown cell shows from the repository (e.g. committed results)
+            for base in (proc / here, root / 'nbs' / here):
+                if (base / f).is_file(): (dest / here / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(base / f, dest / here / f); break
+        (dest / here).mkdir(parents=True, exist_ok=True)
+        (dest / f'{key}.ipynb').write_text(json.dumps(new))
+        order.append(key)
     modules = [o for o in order if o != 'index']
     index = dest / 'index.ipynb'
     if not index.exists(): raise FileNotFoundError(f"{proc}/index.ipynb is missing: the docs need nbs/index.ipynb")
@@ -230,6 +278,63 @@ def build_site(root='.', # anywhere inside the repository
     if err.strip(): print(err.strip()[-3000:], file=sys.stderr)
     say(f"docs: done, {len(pages)} pages")
     return site / 'index.html'
+
+# %% ../nbs/15_docsite.ipynb #b2d0c0e2
+def _pages(site) -> list:
+    site = Path(site)
+    if not (site / 'index.html').exists(): raise FileNotFoundError(f"`site`: no index.html in {site}: build the site first (`segkit docs`)")
+    return sorted(p for p in site.rglob('*.html') if '_sources' not in p.parts)
+
+_ID = re.compile(r'\s(?:id|name)="([^"]*)"')
+_HREF = re.compile(r'<(a|img)\s[^>]*?(?:href|src)="([^"]*)"')
+
+def broken_links(site, # the built site's folder (holds index.html)
+                ) -> list[dict]:
+    "Every link (and image) from a page of `site` to a local page, anchor or file that does not exist: dicts of page, href, problem."
+    site = Path(site).resolve(); pages = _pages(site)
+    ids = {}
+    def ids_of(f):
+        if f not in ids: ids[f] = {html.unescape(i) for i in _ID.findall(f.read_text(errors='replace'))}
+        return ids[f]
+    out = []
+    for page in pages:
+        for tag, raw in _HREF.findall(page.read_text(errors='replace')):
+            href = html.unescape(raw); u = urlsplit(href)
+            if u.scheme or u.netloc or href.startswith('//'): continue        # external: http(s), mailto, data, ...
+            rel = str(page.relative_to(site))
+            target = (page.parent / unquote(u.path)).resolve() if u.path else page
+            if u.path and target.is_dir(): target = target / 'index.html'
+            if not target.exists(): out.append(dict(page=rel, href=href, problem='no such image' if tag == 'img' else 'no such file')); continue
+            if u.fragment and target.suffix == '.html' and unquote(u.fragment) not in ids_of(target):
+                out.append(dict(page=rel, href=href, problem=f"no anchor '{unquote(u.fragment)}' in {target.relative_to(site) if target.is_relative_to(site) else target}"))
+    return out
+
+# %% ../nbs/15_docsite.ipynb #b2d0c0e3
+ESCAPES = {'ANSI colour code': r'\x1b\[', 'ANSI code without ESC': r'(?<![\w\\])\[(?:\d{1,3};)*\d{1,3}m(?=\S)', 'unicode escape': r'\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}',
+           'literal \\n': r'\\n(?![a-zA-Z])', 'HTML entity as text': r'&(?:lt|gt|amp|quot|#\d+);', 'backslash-space': r'\\ ',
+           'escaped markdown': r'\\[*_#\[\]`]'}
+
+def _visible_text(page_html:str, code:bool=False) -> str:
+    "The text a reader sees: tags removed, entities decoded once; scripts, styles and math dropped, code blocks too unless `code`."
+    t = re.sub(r'<(script|style)\b.*?</\1>', ' ', page_html, flags=re.S)
+    t = re.sub(r'<(\w+)[^>]*class="[^"]*\bmath\b[^"]*"[^>]*>.*?</\1>', ' ', t, flags=re.S)   # MathJax source: backslashes are TeX
+    t = re.sub(r'<div class="math[^"]*".*?</div>', ' ', t, flags=re.S)
+    if not code: t = re.sub(r'<(pre|code)\b.*?</\1>', ' ', t, flags=re.S)
+    return html.unescape(re.sub(r'<[^>]+>', '', t))
+
+def site_escapes(site, # the built site's folder
+                 context:int=30, # characters shown on each side
+                ) -> list[dict]:
+    "Escape sequences in the rendered text of `site` (`ESCAPES`; the ESC character also inside code and outputs): dicts of page, kind, text."
+    out, site = [], Path(site)
+    for page in _pages(site):
+        src = page.read_text(errors='replace')
+        for kind, pat in ESCAPES.items():
+            text = _visible_text(src, code=kind == 'ANSI colour code')
+            for m in re.finditer(pat, text):
+                out.append(dict(page=str(page.relative_to(site)), kind=kind,
+                                text=' '.join(text[max(0, m.start() - context):m.end() + context].split())))
+    return out
 
 # %% ../nbs/15_docsite.ipynb #a8c6b44b
 def _directives(src:str) -> dict:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_experiments.ipynb #090f2ece
 from __future__ import annotations
-import ast, dataclasses, inspect, json, os, platform, socket, sys, time, traceback, types, uuid, warnings, datetime as dt
+import ast, contextlib, dataclasses, inspect, json, os, platform, socket, sys, time, traceback, types, uuid, warnings, datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +19,9 @@ from .registry import Registry
 # %% auto #0
 __all__ = ['RECIPES', 'DEMO_STEPS', 'env_info', 'RunLocked', 'Run', 'run_exit_code', 'parse_options', 'RecipeCfg', 'range_text',
            'cfg_from', 'cfg_load', 'option_table', 'Recipe', 'recipe', 'get_recipe', 'list_recipes', 'load_recipes',
-           'register_demo_step', 'demo_steps', 'fmt_duration', 'StageClock', 'available_gb', 'check_memory',
-           'run_recipe', 'resume_changes', 'resume_refusal', 'summary_table', 'md_table', 'Report']
+           'register_demo_step', 'demo_steps', 'fmt_duration', 'StageClock', 'stage_part', 'stage_track',
+           'available_gb', 'check_memory', 'run_recipe', 'resume_changes', 'resume_refusal', 'summary_table',
+           'md_table', 'Report']
 
 # %% ../nbs/14_experiments.ipynb #9dd85ac8
 def env_info(device=None) -> dict:
@@ -566,9 +567,23 @@ class StageClock:
         self.file = Path(timings) if timings else None
         try: self.last = json.loads(self.file.read_text()) if self.file and self.file.exists() else {}
         except ValueError: self.last = {}
-        self.t0, self.took = clock(), {}
+        self.t0, self.took, self.current = clock(), {}, None
 
     def _k(self, name): return f"{self.what}/{self.key}/{name}"
+
+    def rekey(self, key:str):
+        "Change the key once more is known (e.g. the data size after loading); the stages timed so far are saved under it too."
+        self.key = key
+        for name, d in self.took.items(): self.last[self._k(name)] = round(d, 2)
+        self._save()
+
+    def _save(self):
+        if not self.file: return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_name(f'{self.file.name}.{os.getpid()}'); tmp.write_text(json.dumps(self.last, indent=1, sort_keys=True))
+            tmp.replace(self.file)
+        except OSError: pass   # a read-only cache only costs the next estimate
 
     def estimate(self, names) -> float|None:
         "The summed last durations of `names`, or None if one is unknown."
@@ -583,20 +598,64 @@ class StageClock:
         was = self.last.get(self._k(name))
         self.say(f"{head}: started" + (f" (last time {fmt_duration(was)})" if was is not None else ''))
         t = self.clock()
-        yield
+        self.current, self._t_stage, self._parts = name, t, []
+        try: yield
+        finally: self.current = None
         now = self.clock(); d = self.took[name] = now - t
         rest = self.stages[k:]
         left = self.estimate(rest)
         tail = '' if not rest else (f", about {fmt_duration(left)} left ({len(rest)} stage{'s' * (len(rest) > 1)})" if left is not None
                                     else f", {len(rest)} stage{'s' * (len(rest) > 1)} left (no earlier timing on this machine)")
         self.say(f"{head}: done in {fmt_duration(d)}; {fmt_duration(now - self.t0)} so far{tail}")
-        if self.file:
-            try:
-                self.last[self._k(name)] = round(d, 2)
-                self.file.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.file.with_name(f'{self.file.name}.{os.getpid()}'); tmp.write_text(json.dumps(self.last, indent=1, sort_keys=True))
-                tmp.replace(self.file)
-            except OSError: pass   # a read-only cache only costs the next estimate
+        self.last[self._k(name)] = round(d, 2); self._save()
+
+    def _part_left(self, done:int, total:int) -> float|None:
+        "Seconds left in the current stage: last time's stage duration minus the time spent, else the mean part × parts left."
+        spent, was = self.clock() - self._t_stage, self.last.get(self._k(self.current))
+        if was is not None and was > spent: return was - spent
+        return sum(self._parts) / len(self._parts) * (total - done) if self._parts else None
+
+    @contextmanager
+    def part(self, label:str, # what this part does, e.g. 'CRF masks, gradcam'
+             i:int, n:int, # this is part `i` (1-based) of `n` in the running stage
+             say:bool=True): # False: time it only (for bars, or parts too small for a line each)
+        "Time part `i`/`n` of the running stage; on a normal exit one line: its time and the time left in the stage."
+        if self.current is None: raise RuntimeError("StageClock.part: no stage is running (use it inside `with clock.stage(...)`)")
+        t = self.clock()
+        yield
+        self._parts.append(self.clock() - t)
+        if not say: return
+        left = self._part_left(i, n) if i < n else None
+        k = self.stages.index(self.current) + 1
+        self.say(f"{self.what} [{k}/{len(self.stages)}] {self.current}: {label} ({i}/{n}) done in {fmt_duration(self._parts[-1])}"
+                 + (f"; about {fmt_duration(left)} left in this stage" if left is not None else ''))
+
+    def track(self, items, # a sized iterable, e.g. the batches of an evaluation
+              label:str='item', # what an item is, for the lines
+              every:int|None=None): # a line every `every` items (default: each item up to 8 items, else at each quarter)
+        "Iterate `items` as parts of the running stage: a fastprogress bar with the time left in a terminal, a line now and then in logs."
+        items = list(items); n = len(items)
+        every = every or (1 if n <= 8 else max(1, -(-n // 4)))
+        bar = None
+        if sys.stdout.isatty() and self.say is print and n > 1:
+            from fastprogress.fastprogress import progress_bar
+            bar = progress_bar(range(n), leave=False)
+        k = self.stages.index(self.current) + 1 if self.current in self.stages else 0
+        for i, x in enumerate(items, 1):
+            with self.part(label, i, n, say=False): yield x
+            left = self._part_left(i, n) if i < n else None
+            text = f"{label} {i}/{n} done" + (f"; about {fmt_duration(left)} left in this stage" if left is not None else '')
+            if bar is not None: bar.comment = f"{self.current}: {text}"; bar.update(i)
+            elif i % every == 0 or i == n: self.say(f"{self.what} [{k}/{len(self.stages)}] {self.current}: {text}")
+        if bar is not None: bar.on_iter_end()
+
+def stage_part(clock:StageClock|None, label:str, i:int, n:int):
+    "`clock.part(label, i, n)`, or nothing where no clock is given (a step run outside the demo)."
+    return clock.part(label, i, n) if clock is not None and clock.current is not None else contextlib.nullcontext()
+
+def stage_track(clock:StageClock|None, items, label:str='item', every:int|None=None):
+    "`clock.track(items, ...)`, or the items themselves where no clock is given."
+    return clock.track(items, label, every) if clock is not None and clock.current is not None else items
 
 # %% ../nbs/14_experiments.ipynb #1b006631
 def available_gb(device=None) -> float|None:

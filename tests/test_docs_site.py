@@ -43,13 +43,38 @@ def test_site_structure(site):
         assert not re.search(r'<script[^>]+src="https?://', p.read_text()), f"{p.name} loads a script from the network"
 
 def test_internal_links_resolve(site):
-    broken = []
-    for p in site.glob('*.html'):
-        for href in re.findall(r'href="([^"#:]+\.html)(?:#([^"]*))?"', p.read_text()):
-            target = (p.parent / href[0])
-            if not target.exists(): broken.append((p.name, href[0])); continue
-            if href[1] and f'id="{href[1]}"' not in target.read_text(): broken.append((p.name, '#'.join(href)))
-    assert not broken, broken[:20]
+    "The link checker over the built site: every href to a local page or anchor resolves (issue 15, item 10)."
+    from segkit.docsite import broken_links
+    bad = broken_links(site)
+    assert not bad, f"{len(bad)} broken internal links, e.g. " + '; '.join(f"{b['page']}: {b['href']} ({b['problem']})" for b in bad[:10])
+    assert len(list(site.rglob('*.html'))) > 60, "the checker saw the whole site"
+
+def test_link_checker_finds_a_planted_broken_link(site):
+    "The checker can fail: a link to a missing page, one to a missing anchor and one that forgets `../` are all reported."
+    from segkit.docsite import broken_links
+    page = site / 'tutorials' / 'cam_inspector.html'
+    before = page.read_text()
+    planted = ('<a href="no-such-page.html">x</a><a href="../core.html#no-such-anchor">y</a>'
+               '<a href="core.html#check_label_map">z</a><a href="../core.html#check_label_map">ok</a>')
+    try:
+        page.write_text(before.replace('</body>', planted + '</body>'))
+        bad = {(b['page'], b['href']) for b in broken_links(site)}
+    finally: page.write_text(before)
+    want = {('tutorials/cam_inspector.html', h) for h in ('no-such-page.html', '../core.html#no-such-anchor', 'core.html#check_label_map')}
+    assert bad == want, bad
+
+def test_no_escape_sequences_in_rendered_text(site):
+    "No page shows ANSI codes, \\uXXXX escapes, literal \\n, entities as text or backslash-escaped markdown (issue 15, item 10)."
+    from segkit.docsite import site_escapes
+    found = site_escapes(site)
+    assert not found, f"{len(found)} escape sequences, e.g. " + '; '.join(f"{e['page']}: {e['kind']}: …{e['text']}…" for e in found[:10])
+
+def test_summaries_are_real_characters(site):
+    "The summaries that showed `\\u207A`, `\\u03BB` and `\\ ` (issue 15) show the characters themselves."
+    text = lambda p: html.unescape(re.sub(r'<[^>]+>', '', (site / p).read_text()))
+    assert 'AJI⁺, SEG, SBD' in text('metrics.instance.html')
+    assert 'partial-label losses L_λ, CAL and their baselines, focal loss' in text('losses.html')
+    assert 'PlantSeg’s β on a real membrane image' in text('index.html')
 
 def test_images_exist(site):
     core = (site / 'core.html').read_text()

@@ -20,7 +20,7 @@ from ..learner import site_learner, KeepBest
 from ..metrics.classification import binary_counts
 from ..explain.cams import get_cam, list_cams, ensemble_cam
 from ..explain.masks import MASK_METHODS, dice
-from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
+from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, stage_part
 
 # %% auto #0
 __all__ = ['EASY_MOUNDS', 'OVERLAY_COLOURS', 'SMOOTH_METHOD', 'CAM_METHODS_QUICK', 'CAM_FULL', 'DEMO_CAM', 'scene_params',
@@ -383,7 +383,8 @@ def cam_nuclei(run:Run, cfg:CamNucleiCfg):
 DEMO_CAM = dict(arch='resnet18', patch=48, zoom=0.5, min_px=48, per_image=4, epochs=8, lr=1e-3, bs=16,
                 methods=['gradcam', 'smooth_guided_gradcam'], n_test=12, n_overlay=3)
 
-def demo_cam_step(run:Run, cfg, **overrides) -> dict:
+def demo_cam_step(run:Run, cfg, clock=None, # a `StageClock` whose running stage gets a line per part (classifier, each method)
+                  **overrides) -> dict:
     "One classifier on nuclei patches, two CAM methods → CRF masks → Dice; returns {'markdown': [...], 'metrics': [...], 'dice': {...}}."
     c = {**DEMO_CAM, **cfg.get('cam', {}), **overrides}
     # the CAM step always uses the real nuclei images (image-level "nucleus present"), whatever the demo's source;
@@ -392,15 +393,19 @@ def demo_cam_step(run:Run, cfg, **overrides) -> dict:
     seed = int(cfg.get('seed', 0))
     ds = nuclei_patches('nuclei', path, c['patch'], c['zoom'], c['min_px'], c['per_image'], seed=seed)
     ck = run.path / 'checkpoints' / 'cam'
-    r = run.step('cam-train', train_classifier, ds, c['arch'], seed, ck, c['epochs'], c['lr'], c['bs'], None, 0.2, None, cfg.get('device'))
+    n_parts = 1 + len(c['methods'])
+    with stage_part(clock, f"{c['arch']} classifier, {len(ds)} patches", 1, n_parts):
+        r = run.step('cam-train', train_classifier, ds, c['arch'], seed, ck, c['epochs'], c['lr'], c['bs'], None, 0.2, None, cfg.get('device'))
     model = load_classifier(ck, c['arch'], seed, device=default_device(cfg.get('device')))
     idx, ims, msk = _test_set(ds, c['n_test'])
     import importlib.util   # without pydensecrf (e.g. an offline GPU node) the maps become Otsu masks, and the report says so
     mm = 'crf' if importlib.util.find_spec('pydensecrf') else 'otsu'
     if mm == 'otsu': print("cam step: pydensecrf is not installed, so the maps become Otsu masks instead of CRF masks", flush=True)
     lab = {'crf': 'CRF', 'otsu': 'Otsu'}[mm]
-    res = {m: run.step(f'cam-{m}-{mm}' if mm != 'crf' else f'cam-{m}', method_scores, {c['arch']: [model]}, m, ims, msk, [mm], None, c['bs'], run.path / 'cams')[c['arch']]
-           for m in c['methods']}
+    res = {}
+    for i, m in enumerate(c['methods'], 2):
+        with stage_part(clock, f"{m} maps → {lab} masks on {len(idx)} patches", i, n_parts):
+            res[m] = run.step(f'cam-{m}-{mm}' if mm != 'crf' else f'cam-{m}', method_scores, {c['arch']: [model]}, m, ims, msk, [mm], None, c['bs'], run.path / 'cams')[c['arch']]
     k = min(c['n_overlay'], len(idx))
     preds = {m: [MASK_METHODS[mm](cm, im) for cm, im in zip(np.load(run.path / 'cams' / f"{m}-{c['arch']}.npz")['cams'][:k].astype(np.float32), ims[:k])] for m in c['methods']}
     run.save_fig(overlay_figure(ims[:k], msk[:k], preds, {m: res[m]['dice'][mm][:k] for m in c['methods']}, f"{c['arch']} on nuclei patches: {lab} masks"), 'cam')
@@ -418,4 +423,4 @@ def demo_cam_step(run:Run, cfg, **overrides) -> dict:
 @register_demo_step('cam')
 def _demo_cam(run:Run, cfg, ctx:dict) -> list:
     "The `segkit demo` hook: runs `demo_cam_step` (always on `nuclei` patches) and returns its report section."
-    return demo_cam_step(run, cfg)['markdown']
+    return demo_cam_step(run, cfg, ctx.get('clock'))['markdown']

@@ -14,7 +14,7 @@ from ..labels.coheg import CoHeG, coheg_dls, coheg_table, ablation, transfer, me
 from ..learner import partial_learner, predict_masks
 from ..metrics.semantic import pooled_confusion, dice_from_confusion, iou_from_confusion
 from ..metrics.efficiency import psi_pfr
-from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from, register_demo_step
+from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from, register_demo_step, stage_part
 
 # %% auto #0
 __all__ = ['ALL_LOSSES', 'LOSS_VARIANTS', 'COHEG_FULL', 'UNLEARNED_DICE', 'FLAT_TOL', 'COLLAPSE_FRACTION', 'ALPHA_MIN_SPREAD',
@@ -335,10 +335,11 @@ def demo_coheg_step(run:Run, cfg, ctx:dict) -> list:
     n, rate, seed = len(idx['train']), cfg.get('coheg_rate', 0.5), cfg['seed']
     ccfg = _coheg_cfg(dict(epochs=min(cfg['epochs'], 8), depth=min(cfg['depth'], 3), base=min(cfg['base'], 8), bs=cfg['bs'],
                            device=cfg['device'], crop=min(cfg['crop'] or 96, 96)))
-    rows = []
-    for label, r, loss in [('all labels', 0.0, 'llambda'), (f'{100 * rate:.0f} % dropped', rate, 'llambda'), (f'{100 * rate:.0f} % dropped', rate, 'missing_bg')]:
+    rows, cells = [], [('all labels', 0.0, 'llambda'), (f'{100 * rate:.0f} % dropped', rate, 'llambda'), (f'{100 * rate:.0f} % dropped', rate, 'missing_bg')]
+    for i, (label, r, loss) in enumerate(cells, 1):
         mt = coheg_table(n, len(codes), list(range(1, len(codes))), rate=r, seed=seed)
-        res = run.step(f'coheg-{r:.2f}-{loss}', train_eval, data, mt, loss, ccfg, seed)
+        with stage_part(ctx.get('clock'), f"U-Net on {label}, {loss}", i, len(cells)):   # a line per training, with the time left
+            res = run.step(f'coheg-{r:.2f}-{loss}', train_eval, data, mt, loss, ccfg, seed)
         rows.append(dict(labels=label, loss=f'`{loss}`', **{k: v for k, v in res.items() if k.startswith(('dice', 'iou'))}, seconds=res['seconds']))
     df = pd.DataFrame(rows); df.assign(loss=df['loss'].str.strip('`')).to_csv(run.path / 'coheg.csv', index=False)
     d = df[[c for c in df.columns if c.startswith('dice')][0]].to_numpy()

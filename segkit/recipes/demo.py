@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14d_recipes.demo.ipynb #b2fd469b
 from __future__ import annotations
-import sys
+import hashlib, json, sys
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
@@ -14,11 +14,12 @@ from ..metrics.semantic import per_image_scores
 from ..learner import seg_dls, seg_learner, resume_from, predict_masks, read_history
 from ..models.unet import n_params, UNet
 from ..predict import save_model_spec
-from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS, StageClock
+from ..experiments import RecipeCfg, Run, Report, recipe, summary_table, demo_steps, DEMO_STEPS, StageClock, stage_track
+from ..infer import _group_key
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['DEMO_SOURCE', 'DemoCfg', 'train_demo', 'evaluate_demo', 'demo', 'write_demo_report']
+__all__ = ['DEMO_SOURCE', 'DemoCfg', 'train_demo', 'predict_batches', 'evaluate_demo', 'timing_key', 'demo', 'write_demo_report']
 
 # %% ../../nbs/14d_recipes.demo.ipynb #b34b3679
 DEMO_SOURCE = 'nuclei'
@@ -102,12 +103,22 @@ def train_demo(run:Run, cfg:DemoCfg, images, masks, codes, idx):
     if start < cfg.epochs: learn.fit_one_cycle(cfg.epochs, cfg.lr, start_epoch=start)
     return learn, read_history(run.path / 'history.csv')
 
-def evaluate_demo(run:Run, cfg:DemoCfg, model, images, masks, codes, idx) -> pd.DataFrame:
-    "Pooled and per-image scores on valid and test (`metrics.csv`, `per_image.csv`, the predictions figure)."
+def predict_batches(model, images, bs:int, clock:StageClock|None=None, label:str='batch') -> list:
+    "`predict_masks` in its own batches (same-sized images together, `bs` at a time), one progress step per batch of the running stage of `clock`."
+    groups = {}
+    for i, im in enumerate(images): groups.setdefault(_group_key(im), []).append(i)
+    chunks = [g[j:j + bs] for g in groups.values() for j in range(0, len(g), bs)]
+    out = [None] * len(images)
+    for ch in stage_track(clock, chunks, label):
+        for i, m in zip(ch, predict_masks(model, [images[i] for i in ch], bs=bs)): out[i] = m
+    return out
+
+def evaluate_demo(run:Run, cfg:DemoCfg, model, images, masks, codes, idx, clock:StageClock|None=None) -> pd.DataFrame:
+    "Pooled and per-image scores on valid and test (`metrics.csv`, `per_image.csv`, the predictions figure); progress per batch on `clock`."
     rows, per_image = [], {}
     for split in ('valid', 'test'):
         ims, tg = [images[i] for i in idx[split]], [masks[i] for i in idx[split]]
-        pr = predict_masks(model, ims, bs=cfg.bs)
+        pr = predict_batches(model, ims, cfg.bs, clock, f'{split} batch')
         sc = per_image_scores(np.concatenate([p.ravel() for p in pr])[None], np.concatenate([t.ravel() for t in tg])[None], codes)
         pi = per_image_scores(np.stack(pr), np.stack(tg), codes) if len({t.shape for t in tg}) == 1 else \
              pd.concat([per_image_scores(p[None], t[None], codes) for p, t in zip(pr, tg)], ignore_index=True)
@@ -121,19 +132,28 @@ def evaluate_demo(run:Run, cfg:DemoCfg, model, images, masks, codes, idx) -> pd.
     return metrics
 
 # %% ../../nbs/14d_recipes.demo.ipynb #ede77e6a
+def timing_key(cfg:DemoCfg, source:str, images=None) -> str:
+    "What makes two demo runs take comparably long: preset, source, device, the training's size and the steps' options, and (once loaded) the data size."
+    opts = lambda s: '#' + hashlib.sha1(json.dumps(cfg[s], sort_keys=True, default=str).encode()).hexdigest()[:8] if s in ('cam', 'pretext') and cfg[s] else ''
+    steps = ','.join(f"{s}{opts(s)}" for s in cfg.steps) + (f",rate={cfg.coheg_rate}" if 'coheg' in cfg.steps else '')   # a step's overrides: a short hash
+    key = (f"{cfg.preset}/{source}/{(cfg.env or {}).get('device', 'cpu')}/epochs={cfg.epochs}x{cfg.epoch_len if cfg.crop else 'all'}"
+           f"/crop={cfg.crop}/unet={cfg.depth}x{cfg.base}/bs={cfg.bs}/steps={steps or '-'}")
+    if images is None: return key
+    return key + f"/data={len(images)}x{sum(int(np.prod(np.shape(im))) for im in images) / 1e6:.2f}Mpx"
+
 @recipe('demo', DemoCfg, 'Train a small U-Net on a source, evaluate it on its test split, write the report (the `segkit demo` tour).')
 def demo(run:Run, cfg:DemoCfg):
     "Train, evaluate and report; every stage is resumable."
     source = cfg.source or DEMO_SOURCE
     kw = dict(n=cfg.n, size=cfg.size, seed=cfg.seed) if source.startswith('synthetic') else {}
     steps = demo_steps(cfg.steps)   # unknown steps fail before any training
-    clock = StageClock('demo', ['data', 'train', 'evaluate', *(n for n, _ in steps), 'report'],
-                       key=f"{cfg.preset}/{source}/{(cfg.env or {}).get('device', 'cpu')}")   # a line per stage, with estimates
+    clock = StageClock('demo', ['data', 'train', 'evaluate', *(n for n, _ in steps), 'report'], key=timing_key(cfg, source))   # a line per stage, with estimates
     with clock.stage('data'):
         ds = get_source(source, path=cfg.path, **kw, **cfg.source_kw)
         layer = ds.default_layer   # foreground for instance sources, the class codes for semantic ones
         images, masks = ds.arrays(None, layer)
         codes, idx = ds.label_codes(layer), ds.splits()   # no test split: the validation items are the test items
+        clock.rekey(timing_key(cfg, source, images))   # estimates only from runs on data of the same size
         desc = ds.describe(); desc.to_csv(run.path / 'data.csv')
         n_in = 1 if images[0].ndim == 2 else images[0].shape[0]   # model.json: how `segkit predict` rebuilds the network
         save_model_spec(run.path / 'checkpoints', 'unet', dict(n_in=n_in, n_out=len(codes), depth=cfg.depth, base=cfg.base), codes,
@@ -144,8 +164,8 @@ def demo(run:Run, cfg:DemoCfg):
         with clock.stage('train'):
             learn, hist = train_demo(run, cfg, images, masks, codes, idx)
             run.save_fig(_history_fig(hist), 'training')
-        with clock.stage('evaluate'): evaluate_demo(run, cfg, learn.model, images, masks, codes, idx)
-    ctx = dict(ds=ds, images=images, masks=masks, codes=codes, idx=idx)
+        with clock.stage('evaluate'): evaluate_demo(run, cfg, learn.model, images, masks, codes, idx, clock)
+    ctx = dict(ds=ds, images=images, masks=masks, codes=codes, idx=idx, clock=clock)   # steps report their parts on `clock`
     extra = []
     for name, fn in steps:
         with clock.stage(name): extra += fn(run, cfg, ctx)

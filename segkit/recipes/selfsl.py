@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14c_recipes.selfsl.ipynb #ecde13be
 from __future__ import annotations
-import json
+import contextlib, json
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from ..metrics.efficiency import psi_iqc, err
 from ..selfsl.pretrain import convergence_time
 from ..selfsl.transfer import (instance_data, pretrain, finetune, imagenet_encoder, embed_images, stage_cka, random_crops, he_init,
                                     plot_pretext_losses, crop_neighbours, plot_neighbours)
-from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, parse_options
+from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step, parse_options, stage_part
 
 # %% auto #0
 __all__ = ['QUEUE_METHODS', 'FINETUNE_OPTIONS', 'SIGNIFICANCE', 'BENCH_METHODS', 'BENCH_FULL', 'BENCH_TINY', 'BENCH_RESULT_FILES',
@@ -482,10 +482,14 @@ def demo_pretext_step(run:Run, cfg, ctx:dict) -> list:
     c = {**DEMO_PRETEXT, **cfg.get('pretext', {}), 'seed': cfg['seed'], 'device': cfg.get('device')}
     data = demo_pretext_data(ctx)
     side = min(min(a.shape[-2:]) for a in data['images']); c['crop'] = min(c['crop'], side - side % 8)   # small sources
-    rows = []
+    rows, clock = [], ctx.get('clock')
+    parts = [('random', 'fine-tune'), (c['method'], 'pretrain'), (c['method'], 'fine-tune')]   # a line per part, with the time left
     for m in ('random', c['method']):
-        enc, hist = get_bench_encoder(run, c, data, m, tag=f"demo-{m}")
-        res = run.step(f"demo-pretext-{m}-r{c['rate']:g}", _finetune_cell, enc, data, c, c['rate'], False, c['seed'])
+        k = 1 if m == 'random' else 2
+        with stage_part(clock, f"{m} encoder ({c['pre_epochs']} pretext epochs)", k, len(parts)) if m != 'random' else contextlib.nullcontext():
+            enc, hist = get_bench_encoder(run, c, data, m, tag=f"demo-{m}")
+        with stage_part(clock, f"fine-tune the {m} encoder at {c['rate']:g} of the labels", k + (m != 'random'), len(parts)):
+            res = run.step(f"demo-pretext-{m}-r{c['rate']:g}", _finetune_cell, enc, data, c, c['rate'], False, c['seed'])
         rows.append(dict(encoder=m if hist is None else f"{m} ({c['pre_epochs']} epochs)", pretext_s=hist['seconds'] if hist else 0., **res))
     df = pd.DataFrame(rows); df.to_csv(run.path / 'pretext.csv', index=False)
     n_tr = int((data['split'] == 'train').sum())
