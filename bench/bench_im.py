@@ -6,16 +6,7 @@ warnings.filterwarnings('ignore', category=FutureWarning)
 import numpy as np
 import torch
 from harness import benchmark, run_benchmarks
-
-def cpu_ratio(cand, ref, repeats:int=15) -> dict:
-    "Medians of this thread's CPU time (time.thread_time), interleaved: immune to being scheduled out on a loaded machine."
-    import time
-    tc, tr = [], []
-    for _ in range(repeats):
-        t = time.thread_time(); cand(); tc.append(time.thread_time() - t)
-        t = time.thread_time(); ref(); tr.append(time.thread_time() - t)
-    c, r = float(np.median(tc)), float(np.median(tr))
-    return dict(cpu_candidate_ms=round(c * 1e3, 3), cpu_reference_ms=round(r * 1e3, 3), cpu_speedup=round(r / c, 2))
+from cputime import cpu_ratio
 
 def _pm(b=64, n=2, s=256, seed=0):
     rng = np.random.default_rng(seed)
