@@ -7,12 +7,12 @@ trashed by the other process still show, so this is a check on the wall-clock ra
 """
 import statistics, time
 
-def cpu_ratio(cand, ref, repeats:int=15) -> dict:
-    "Medians of this thread's CPU time for `cand` and `ref`, interleaved as the harness does, and their ratio."
+def cpu_ratio(cand, ref, repeats:int=15, clock=time.thread_time) -> dict:
+    "Medians of CPU time for `cand` and `ref`, interleaved as the harness does, and their ratio (`clock=time.process_time` for multi-threaded torch work)."
     tc, tr = [], []
     cand(); ref()
     for _ in range(repeats):
-        t = time.thread_time(); cand(); tc.append(time.thread_time() - t)
-        t = time.thread_time(); ref(); tr.append(time.thread_time() - t)
+        t = clock(); cand(); tc.append(clock() - t)
+        t = clock(); ref(); tr.append(clock() - t)
     c, r = statistics.median(tc), statistics.median(tr)
     return dict(cpu_candidate_ms=round(c * 1e3, 3), cpu_reference_ms=round(r * 1e3, 3), cpu_speedup=round(r / c, 2))

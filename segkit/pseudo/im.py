@@ -97,7 +97,7 @@ def im_binary(pm, # `(n, H, W)` or `(B, n, H, W)` hard predictions in {0, 1} of 
     pm, n = _stack_pm(pm, 2)
     lo, hi = _amin(pm, -3), _amax(pm, -3)
     _check_binary(pm, lo=lo, hi=hi)
-    if not _is_t(hi) and hi.dtype in (np.uint8, np.bool_): I = np.not_equal(hi, lo, out=hi, casting='unsafe')   # in place: one fewer large array
+    if not _is_t(hi) and hi.dtype.kind in 'biu': I = np.bitwise_xor(hi, lo, out=hi)   # {0, 1}: xor = ≠, in place (one fewer large array)
     else: I = hi != lo
     F, I = _u8(lo), _u8(I)
     return IMOut(F, I, _stats(F, I, binary=True))
