@@ -224,8 +224,30 @@ def multicut(graph, # a RagFeatures, a bioimage-cpp graph, or `(n_nodes, uvs)`
     if len(c) != g.number_of_edges: raise ValueError(f"`costs`: expected {g.number_of_edges} edge costs, got {len(c)}")
     if not np.isfinite(c).all(): raise ValueError("`costs`: expected finite costs")
     if len(c) == 0: return np.arange(g.number_of_nodes, dtype=np.int64)
-    s = mc.GreedyAdditiveMulticut() if solver == 'gaec' else mc.ChainedMulticutSolvers([mc.GreedyAdditiveMulticut(), mc.KernighanLinMulticut()])
+    if solver == 'gaec': return _gaec_attractive(graph, g, c)
+    s = mc.ChainedMulticutSolvers([mc.GreedyAdditiveMulticut(), mc.KernighanLinMulticut()])
     return np.asarray(s.optimize(mc.MulticutObjective(g, c)), np.int64)
+
+def _gaec_attractive(graph, g, c) -> np.ndarray:
+    "GAEC on the subgraph induced by the nodes with an attractive edge (all its edges); the other nodes stay singletons."
+    bic = _bic(); mc = bic.graph.multicut
+    n = int(g.number_of_nodes)
+    uvs = graph.uvs if isinstance(graph, RagFeatures) else np.asarray(g.uv_ids(), np.int64).reshape(-1, 2)
+    att = c > 0
+    if att.all() or len(np.unique(c[att])) < att.sum():   # exact ties: bioimage-cpp breaks them by its own edge order, so solve it whole
+        return np.asarray(mc.GreedyAdditiveMulticut().optimize(mc.MulticutObjective(g, c)), np.int64)
+    nodes = np.flatnonzero(np.bincount(uvs[att].ravel(), minlength=n))          # sorted: the relabelling keeps every order
+    lab = np.arange(n, dtype=np.int64)
+    if len(nodes) == 0: return lab
+    inside = np.zeros(n, bool); inside[nodes] = True
+    keep = inside[uvs[:, 0]] & inside[uvs[:, 1]]
+    new = np.zeros(n, np.int64); new[nodes] = np.arange(len(nodes))
+    sub = bic.graph.UndirectedGraph.from_edges(len(nodes), new[uvs[keep]].astype(np.uint64))
+    sl = np.asarray(mc.GreedyAdditiveMulticut().optimize(mc.MulticutObjective(sub, c[keep])), np.int64)
+    first = np.full(int(sl.max()) + 1, n, np.int64); np.minimum.at(first, sl, nodes)   # each cluster's smallest node
+    lab[nodes] = first[sl]                                                            # every node → its cluster's smallest node
+    is_first = np.zeros(n, bool); is_first[lab] = True
+    return (np.cumsum(is_first) - 1)[lab]                  # clusters numbered in the order of their first node, as bioimage-cpp does
 
 def gasp(graph, # a RagFeatures, a bioimage-cpp graph, or `(n_nodes, uvs)`
          weights, # (E,) signed weights (> 0 attractive), e.g. from `signed_weights`

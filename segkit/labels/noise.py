@@ -19,9 +19,10 @@ from ..data.block import PairCrop, make_dls
 from ..registry import Registry
 
 # %% auto #0
-__all__ = ['PRESETS', 'LabelSample', 'Perturbation', 'Omission', 'Inclusion', 'merge_images', 'FelzenszwalbInclusion', 'Bias',
-           'bias', 'SaltPepper', 'Compose', 'perturb', 'register_preset', 'get_preset', 'case_study', 'NoisyLabels',
-           'NoiseEpoch', 'noisy_dls', 'disjoint_other', 'write_noisy_labels']
+__all__ = ['PRESETS', 'object_ids', 'LabelSample', 'Perturbation', 'Omission', 'omit_objects', 'Inclusion', 'merge_images',
+           'FelzenszwalbInclusion', 'Bias', 'bias', 'SaltPepper', 'Compose', 'perturb', 'window_margin',
+           'register_preset', 'get_preset', 'case_study', 'NoisyLabels', 'NoiseEpoch', 'noisy_dls', 'disjoint_other',
+           'write_noisy_labels']
 
 # %% ../../nbs/04_labels.noise.ipynb #8c210a34
 def _check_rate(r, name:str='rate') -> float:
@@ -36,6 +37,13 @@ def _check_instances(a, name:str) -> np.ndarray:
         a = a.astype(np.int64)
     return check_label_map(a, name).astype(np.int32, copy=False)
 
+def object_ids(label) -> np.ndarray:
+    "Sorted ids > 0 present in a non-negative integer map (one `bincount`, no sort; `np.unique` when ids are sparse and huge)."
+    a = np.asarray(label).ravel()
+    top = int(a.max(initial=0))
+    if top > 4 * a.size + 1024: u = np.unique(a); return u[u > 0]
+    return (np.flatnonzero(np.bincount(a, minlength=top + 1)[1:]) + 1).astype(a.dtype, copy=False)
+
 @dataclass
 class LabelSample:
     "One label on its way through a perturbation pipeline: instance map (or binary mask), other objects, image, realised rates."
@@ -45,6 +53,11 @@ class LabelSample:
     level:str = 'instance' # 'instance' or 'binary'
     key:object = None # cache key of per-image work (Felzenszwalb segments); default: a hash of the image
     rates:dict = field(default_factory=dict)
+    ids:np.ndarray|None = None # sorted object ids of the whole `label` (None: unknown, found when an operation needs them)
+    other_ids:np.ndarray|None = None # the same for `other`
+    window:tuple|None = None # (r0, r1, c0, c1): `label`/`other` are this part of a larger image whose tables `ids`/`other_ids` are
+    full_shape:tuple|None = None # that larger image's (H, W) (with `window`)
+    disjoint:bool = True # no pixel of `label` is in `other` (True until an inclusion adds pixels)
 
     def __post_init__(self):
         if self.level not in ('instance', 'binary'): raise ValueError(f"`level`: expected 'instance' or 'binary', got {self.level!r}")
@@ -52,12 +65,27 @@ class LabelSample:
         if self.level == 'binary' and self.label.max(initial=0) > 1: raise ValueError(f"`label`: level='binary' needs a 0/1 mask, got values up to {self.label.max()}")
         if self.image is not None:
             self.image = check_image(self.image, 'image')
-            if self.image.shape[-2:] != self.label.shape: raise ValueError(f"`image` and `label`: spatial shapes differ, {self.image.shape[-2:]} vs {self.label.shape}")
+            if self.image.shape[-2:] != (self.label.shape if self.window is None else tuple(self.full_shape)): raise ValueError(f"`image` and `label`: spatial shapes differ, {self.image.shape[-2:]} vs {self.label.shape}")
         if self.other is not None:
             self.other = _check_instances(self.other, 'other')
             if self.other.shape != self.label.shape: raise ValueError(f"`other` and `label`: shapes differ, {self.other.shape} vs {self.label.shape}")
             both = int(((self.other > 0) & (self.label > 0)).sum())
             if both: raise ValueError(f"`other`: {both} pixels overlap the main objects; other objects must be disjoint from `label` (L ∩ Λ = ∅)")
+
+    def object_ids(self, which:str='label') -> np.ndarray:
+        "Sorted ids of the objects of the whole `label` (or `other`): the table when known, else counted once and kept."
+        ids = self.ids if which == 'label' else self.other_ids
+        if ids is None:
+            if self.window is not None: raise ValueError(f"LabelSample: the ids of the whole `{which}` are unknown in a window; give `ids`/`other_ids`")
+            ids = object_ids(self.label if which == 'label' else self.other)
+            if which == 'label': self.ids = ids
+            else: self.other_ids = ids
+        return ids
+
+    def top(self) -> int:
+        "The largest id of the whole `label` (0 when empty)."
+        ids = self.object_ids()
+        return int(ids[-1]) if len(ids) else 0
 
     @property
     def mask(self) -> np.ndarray:
@@ -90,13 +118,23 @@ class Omission(Perturbation):
         return int(round(self.rate * E)) if self.rounding == 'round' else min(E, max(1, int(self.rate * E)))
     def __call__(self, s, rng):
         _need_instances(self, s)
-        ids = np.unique(s.label); ids = ids[ids > 0]
+        ids = s.object_ids()
         S = self.n_removed(len(ids))
-        keep = np.ones(int(s.label.max(initial=0)) + 1, bool)
-        keep[rng.choice(ids, S, replace=False)] = False
-        s.label = np.where(keep[s.label], s.label, 0).astype(np.int32)
+        drop = rng.choice(ids, S, replace=False)
+        s.label, lut = omit_objects(s.label, drop, s.top())
+        s.ids = ids[lut[ids] > 0]
         s.rates['omission'] = S / len(ids) if len(ids) else np.nan
         return s
+
+def omit_objects(label, # instance map (int32)
+                 drop, # ids to remove
+                 top:int|None=None, # the largest id of `label` (default: its maximum)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "`label` with the objects `drop` set to 0 by one lookup-table gather, and the table (`lut[id]`: the id, or 0 when dropped)."
+    label = np.asarray(label)
+    lut = np.arange((int(label.max(initial=0)) if top is None else int(top)) + 1, dtype=np.int32)
+    lut[np.asarray(drop, np.int64)] = 0
+    return np.take(lut, label), lut
 
 # %% ../../nbs/04_labels.noise.ipynb #6c5a4be9
 class Inclusion(Perturbation):
@@ -105,12 +143,14 @@ class Inclusion(Perturbation):
     def __call__(self, s, rng):
         _need_instances(self, s)
         if s.other is None: raise ValueError("Inclusion needs `other` (an instance map of the other objects Λ); none was given")
-        ids = np.unique(s.other); ids = ids[ids > 0]
+        ids = s.object_ids('other')
         n = int(round(self.rate * len(ids)))
-        take = np.zeros(int(s.other.max(initial=0)) + 1, bool)
-        take[rng.choice(ids, n, replace=False)] = True
-        add = take[s.other] & (s.label == 0)
-        s.label = np.where(add, s.other + int(s.label.max(initial=0)), s.label).astype(np.int32)
+        chosen, top = np.sort(rng.choice(ids, n, replace=False)), s.top()
+        lut = np.zeros((int(ids[-1]) if len(ids) else 0) + 1, np.int32); lut[chosen] = chosen + top
+        s.label = np.where(s.label == 0, np.take(lut, s.other), s.label).astype(np.int32, copy=False)
+        # every chosen object lands whole while `other` and `label` are disjoint; after that, which ones land is unknown here
+        s.ids = np.concatenate([s.ids, (chosen + top).astype(s.ids.dtype)]) if s.disjoint else None
+        s.disjoint = False
         s.rates['inclusion'] = n / len(ids) if len(ids) else np.nan
         return s
 
@@ -145,6 +185,9 @@ class FelzenszwalbInclusion(Perturbation):
         self._cache, self.hits, self.misses = {}, 0, 0
     def segments(self, image, key=None) -> np.ndarray:
         "Felzenszwalb segments of `image` (cached per `key`)."
+        return self._segments(image, key)[0]
+    def _segments(self, image, key=None) -> tuple[np.ndarray, np.ndarray]:
+        "(segments, segment areas) of `image`, cached per `key`."
         from skimage.segmentation import felzenszwalb
         a = np.asarray(image)
         if a.ndim not in (2, 3): raise ValueError(f"`image`: Felzenszwalb needs a 2-D image (H, W) or (C, H, W), got shape {a.shape}")
@@ -153,20 +196,24 @@ class FelzenszwalbInclusion(Perturbation):
         self.misses += 1
         img = a if a.ndim == 2 else np.moveaxis(a, 0, -1)
         seg = felzenszwalb(img, scale=self.scale, sigma=self.sigma, min_size=self.min_size, channel_axis=None if a.ndim == 2 else -1)
-        if self.cache: self._cache[k] = seg
-        return seg
+        out = (seg, np.bincount(seg.ravel()))
+        if self.cache: self._cache[k] = out
+        return out
     def __call__(self, s, rng):
         _need_instances(self, s)
         if s.image is None: raise ValueError("FelzenszwalbInclusion needs the image (`LabelSample.image`)")
-        seg = self.segments(s.image, s.key)
-        area = np.bincount(seg.ravel())
+        seg, area = self._segments(s.image, s.key)
         ok = area <= self.max_area_frac * seg.size
-        if self.exclude == 'overlap': ok[np.unique(seg[s.label > 0])] = False
+        if self.exclude == 'overlap':
+            if s.window is not None: raise ValueError("FelzenszwalbInclusion(exclude='overlap') needs the whole label, not a window")
+            ok[np.unique(seg[s.label > 0])] = False
         ids = np.flatnonzero(ok)
         n = int(round(self.rate * len(ids)))
-        take = np.zeros(len(area), bool); take[rng.choice(ids, n, replace=False)] = True
-        add = take[seg] & (s.label == 0)
-        s.label = np.where(add, seg + 1 + int(s.label.max(initial=0)), s.label).astype(np.int32)
+        chosen, off = rng.choice(ids, n, replace=False), 1 + s.top()
+        lut = np.zeros(len(area), np.int32); lut[chosen] = chosen + off
+        if s.window is not None: r0, r1, c0, c1 = s.window; seg = seg[r0:r1, c0:c1]
+        s.label = np.where(s.label == 0, np.take(lut, seg), s.label).astype(np.int32, copy=False)
+        s.ids, s.disjoint = None, False                  # which segments land (partly) is known only for the whole image
         s.rates['felzenszwalb'] = n / len(ids) if len(ids) else np.nan
         s.rates['felzenszwalb_excluded'] = int((~ok).sum())
         return s
@@ -207,6 +254,21 @@ def bias(label, # instance map or binary mask `(H, W)`
         return ((mn == l) & (mx == l) & (l > 0)).astype(np.uint8)
     return ndi.minimum_filter((lab > 0).astype(np.uint8), size=k, mode='constant', cval=1)
 
+def _uniform(rng, s:LabelSample) -> np.ndarray:
+    "`rng.random(whole image)` cut to `s.window`, the generator left exactly as after the whole draw (PCG64: jumps over the rest)."
+    if s.window is None: return rng.random(s.label.shape)
+    (r0, r1, c0, c1), (H, W) = s.window, s.full_shape
+    bg = rng.bit_generator
+    if type(bg) is not np.random.PCG64: return rng.random((H, W))[r0:r1, c0:c1]
+    st, w = bg.state, c1 - c0
+    out = np.empty((r1 - r0, w))
+    bg.advance(r0 * W + c0)                               # one 64-bit step per double
+    for i in range(r1 - r0):                              # rows of the window: a loop over ≤ crop rows, not pixels
+        out[i] = rng.random(w)
+        bg.advance(W - w if i < r1 - r0 - 1 else H * W - (r1 - 1) * W - c1)
+    new = bg.state; new['has_uint32'], new['uinteger'] = st['has_uint32'], st['uinteger']; bg.state = new   # advance() clears the 32-bit buffer
+    return out
+
 class SaltPepper(Perturbation):
     "Replace a fraction `amount` of the pixels, half by 1 and half by 0 (scikit-image's salt-and-pepper)."
     level = 'pixel'
@@ -215,8 +277,8 @@ class SaltPepper(Perturbation):
         self.amount, self.salt_vs_pepper = _check_rate(amount, 'amount'), _check_rate(salt_vs_pepper, 'salt_vs_pepper')
     def __call__(self, s, rng):
         m = s.mask
-        hit = rng.random(m.shape) < self.amount
-        salt = rng.random(m.shape) < self.salt_vs_pepper
+        hit = _uniform(rng, s) < self.amount
+        salt = _uniform(rng, s) < self.salt_vs_pepper
         out = np.where(hit, salt, m).astype(np.uint8)
         s.label, s.level = out, 'binary'
         s.rates.update(salt_pepper=float(hit.mean()), flipped=float((out != m).mean()))
@@ -254,11 +316,35 @@ def perturb(label, # instance map `(H, W)` (or a binary mask with `level='binary
     if not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"`seed`: expected a non-negative int, got {seed!r}")
     s = LabelSample(label, image, other, level, key=unit if key is None else key)
     clean = s.mask
-    s = pipe(s, np.random.default_rng([int(seed), *(int(u) for u in np.atleast_1d(unit)), *map(int, extra)]))
+    s = pipe(s, _draw_rng(seed, unit, extra))
+    return _finish(s, clean)
+
+def _draw_rng(seed, unit, extra) -> np.random.Generator: return np.random.default_rng([int(seed), *(int(u) for u in np.atleast_1d(unit)), *map(int, extra)])
+
+def _finish(s:LabelSample, clean:np.ndarray) -> tuple[np.ndarray, dict]:
     y = s.mask
     inter, tot = float((y & clean).sum()), float(y.sum() + clean.sum())
     s.rates['dice_vs_clean'] = 2 * inter / tot if tot else 1.
     return y, s.rates
+
+def _ops(p:Perturbation) -> list: return [o for q in p.ops for o in _ops(q)] if isinstance(p, Compose) else [p]
+
+def window_margin(pipeline:Perturbation) -> int|None:
+    "Pixels a crop must grow by so `pipeline` run on the grown crop equals the whole-image draw there; None if it cannot run on a crop."
+    ids_known, disjoint, m = True, True, 0
+    for o in _ops(pipeline):
+        t = type(o)
+        if t is Omission:
+            if not ids_known: return None
+        elif t is Inclusion:
+            if not ids_known: return None
+            ids_known, disjoint = disjoint, False
+        elif t is FelzenszwalbInclusion:
+            if not ids_known or o.exclude is not None: return None
+            ids_known, disjoint = False, False
+        elif t is Bias: m += o.q_max
+        elif t is not SaltPepper: return None              # unknown operations run on the whole image
+    return m
 
 # %% ../../nbs/04_labels.noise.ipynb #e24c8777
 def _smoke_preset(name, factory):
@@ -325,7 +411,9 @@ class NoisyLabels(Dataset):
         self.aug = PairCrop(crop, flip, stream_seed(seed, 'noise-crop')) if (crop or flip) else None
         if crop and any(min(a.shape[-2:]) < crop for a in self.images): raise ValueError(f"`crop`: {crop} is larger than the smallest image")
         self.epoch_len = epoch_len or len(images)
-        self.memory, self.last, self._draws = {}, {}, {}
+        self.memory, self.last, self._draws, self._tables, self._pending = {}, {}, {}, {}, {}
+        # online crops: perturb only the crop grown by the pipeline's reach, with whole-image object tables kept per image
+        self.margin = window_margin(self.pipeline) if (mode == 'online' and crop) else None
 
     def set_epoch(self, epoch:int):
         "Start epoch `epoch` (online draws are keyed by it)."
@@ -345,13 +433,31 @@ class NoisyLabels(Dataset):
         u = self.unit_ids[k]
         y, r = perturb(self.inst[k], self.pipeline, image=self.images[k], other=None if self.other is None else self.other[k],
                        seed=self.seed, unit=u, extra=extra, key=('img', k))
-        self.last[k] = dict(item=k, unit=u, **r)
+        self.last[k] = dict(item=k, unit=u, **r); self._pending.pop(k, None)
         return y
+
+    def _table(self, k) -> dict:
+        "Per-image work that no draw changes: checked maps and their object ids (built once)."
+        if k not in self._tables:
+            s = LabelSample(self.inst[k], self.images[k], None if self.other is None else self.other[k])
+            self._tables[k] = dict(other=s.other, ids=s.object_ids(), other_ids=None if s.other is None else s.object_ids('other'))
+        return self._tables[k]
+
+    def _draw_window(self, k, win) -> np.ndarray:
+        "The next online draw of item `k`, computed on `win` only (equal to the whole-image draw there)."
+        u, t = self.unit_ids[k], self._table(k)
+        d = self._draws.get(k, 0); self._draws[k] = d + 1
+        r0, r1, c0, c1 = win
+        s = LabelSample(self.inst[k][r0:r1, c0:c1], self.images[k], None if t['other'] is None else t['other'][r0:r1, c0:c1],
+                        key=('img', k), ids=t['ids'], other_ids=t['other_ids'], window=win, full_shape=self.inst[k].shape)
+        self._pending[k] = (self.epoch, d); self.last.pop(k, None)     # rates of the whole image: recomputed by `report()`
+        return self.pipeline(s, _draw_rng(self.seed, u, (self.epoch, d))).mask
 
     def __len__(self): return self.epoch_len
 
     def __getitem__(self, i):
         k = i % len(self.images)
+        if self.margin is not None: return self._item_window(k)
         a, y = self.images[k], self.noisy(k)
         a = a[None] if a.ndim == 2 else a
         parts = [a, y] + ([(self.inst[k] > 0).astype(np.uint8)] if self.clean else [])
@@ -360,10 +466,21 @@ class NoisyLabels(Dataset):
         out = [torch.from_numpy(np.ascontiguousarray(parts[0]))] + [torch.from_numpy(np.ascontiguousarray(p).astype(np.int64)) for p in parts[1:]]
         return tuple(out)
 
+    def _item_window(self, k):
+        "An online cropped item: the crop is drawn first (its own stream), then only the crop plus `margin` is perturbed."
+        a, (H, W) = self.images[k], self.inst[k].shape
+        aug = self.aug.draw((H, W)); r, c, n = aug[0], aug[1], self.aug.size
+        win = (max(r - self.margin, 0), min(r + n + self.margin, H), max(c - self.margin, 0), min(c + n + self.margin, W))
+        y = self.aug.apply(self._draw_window(k, win), (r - win[0], c - win[2]) + tuple(aug[2:]))
+        parts = [self.aug.apply(a[None] if a.ndim == 2 else a, aug), y]
+        if self.clean: parts.append(self.aug.apply(self.inst[k], aug) > 0)
+        return (torch.from_numpy(np.ascontiguousarray(parts[0])),) + tuple(torch.from_numpy(np.ascontiguousarray(p).astype(np.int64)) for p in parts[1:])
+
     def report(self) -> pd.DataFrame:
         "Realised rates per item (offline: every unit drawn now if not yet; online: the latest draw of each item)."
         if self.mode == 'offline':
             for k in range(len(self.images)): self.noisy(k)
+        for k, extra in list(self._pending.items()): self._draw(k, extra)   # cropped online draws: the same draw on the whole image
         return pd.DataFrame([self.last[k] for k in sorted(self.last)]).set_index('item')
 
 # %% ../../nbs/04_labels.noise.ipynb #923e0a6a
