@@ -41,7 +41,7 @@ def measure(grid:dict=GRID, workers:int=2, root=None) -> dict:
     root = Path(root or tempfile.mkdtemp())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
     k = max(1, cores // workers)
-    r = dict(grid=grid, steps=grid.get('seeds', 4) * len(grid.get('lrs', (0,))), workers=workers, cores=cores,
+    r = dict(preset='tiny' if grid == TINY else 'grid', grid=grid, steps=grid.get('seeds', 4) * len(grid.get('lrs', (0,))), workers=workers, cores=cores,
              threads_default=torch.get_num_threads(), threads_per_worker=k, load={})
     t = time.perf_counter(); source_arrays.cache_clear(); source_arrays('nuclei'); r['data_load_s'] = time.perf_counter() - t
     runs = {}
@@ -104,7 +104,7 @@ def _sweep_workers2():
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--tiny', action='store_true', help='2 one-epoch steps: check the script (writes to --out, default a temporary folder)')
+    ap.add_argument('--tiny', action='store_true', help='2 one-epoch steps: check the script (writes to --out, default a temporary folder; the JSON says preset "tiny")')
     ap.add_argument('--out', default=None, help=f'folder of the JSON (default: {OUT}; with --tiny a temporary folder)')
     a = ap.parse_args()
     out = Path(a.out or (tempfile.mkdtemp() if a.tiny else OUT)); out.mkdir(parents=True, exist_ok=True)
