@@ -61,6 +61,7 @@ def train_point(source:str, # an instance or semantic source with train, valid a
                 device:str|None=None, # None: CUDA if available
                ) -> dict:
     "Train one small U-Net and score it on the test split: pooled foreground Dice and IoU (a step of `grid-demo`)."
+    from segkit.recipes.sweep import source_arrays   # by module: Ray sends a notebook's copy of this function by value, and a cache cannot travel
     codes, arrs = source_arrays(source, path)
     with torch_seeded(stream_seed(seed, 'grid-demo', 'model')):
         dls = seg_dls(arrs['train'], arrs['valid'], bs=bs, crop=crop, seed=seed, device=device, epoch_len=epoch_len)
