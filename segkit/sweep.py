@@ -192,6 +192,23 @@ def _reachable(address:str, timeout:float, flags:bool=False):
                               f"start one with `ray start --head` there, or check the address and the firewall") from None
 
 # %% ../nbs/14k_sweep.ipynb #dd9883e9
+def _warm(modules:tuple, threads:int|None=None) -> dict:
+    "In a worker: set torch's threads and import `modules` (a module that does not import there is listed, not raised); pid and seconds."
+    import importlib
+    t0, failed = time.perf_counter(), []
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    for m in modules:
+        try: importlib.import_module(m)
+        except Exception: failed.append(m)   # e.g. a test module Ray sends by value: the step itself still runs
+    return dict(pid=os.getpid(), import_s=time.perf_counter() - t0, failed=failed)
+
+def _importable(m:str) -> bool:
+    "A module a worker can import by name (not `__main__`, a notebook or a module without a file)."
+    mod = sys.modules.get(m)
+    return m != '__main__' and mod is not None and bool(getattr(mod, '__file__', None))
+
 class RayExecutor:
     "Run steps as Ray tasks: on a local Ray with `workers` processes, or on the cluster at `address`; `start()` before use, `shutdown()` after."
     def __init__(self, workers:int|None=None, # local Ray processes (each gets cores ÷ workers torch threads); with `address`: the most steps at once
@@ -204,6 +221,7 @@ class RayExecutor:
         if workers is None and address is None: raise ValueError(f"{_flag('workers', flags)}: give a number of workers or an address")
         self.workers, self.address, self.gpus, self.timeout, self.flags = workers, address, gpus_per_step, timeout, flags
         self.submitted, self.slots, self.threads, self._owner, self._refs = 0, workers or 1, None, False, {}
+        self.startup, self._warmed = {}, set()   # seconds spent starting Ray and warming its workers; modules already imported there
 
     def start(self) -> 'RayExecutor':
         "Start (or join) Ray; errors come before any step runs: an unreachable address, no GPU for `gpus_per_step`."
@@ -212,6 +230,7 @@ class RayExecutor:
             if not torch.cuda.is_available():
                 raise ValueError(f"{_flag('gpus_per_step', self.flags)}: this machine has no CUDA GPU; leave the option out to run the steps on the CPU")
         if self.address is not None: _reachable(self.address, self.timeout, self.flags)
+        t0 = time.perf_counter()
         import ray
         if not ray.is_initialized():
             kw = dict(include_dashboard=False, logging_level='WARNING', log_to_driver=False)
@@ -224,6 +243,7 @@ class RayExecutor:
                 raise RuntimeError(f"Ray did not start ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
                                    f"its processes are in /tmp/ray/session_latest/logs; retry when the machine is less busy, or run without {_flag('workers', self.flags)}") from None
             self._owner = True
+        self.startup['ray_init_s'] = time.perf_counter() - t0   # import + ray.init (≈ 0 when Ray was already running)
         res = ray.cluster_resources()
         if self.gpus and res.get('GPU', 0) < self.gpus:
             self.shutdown()
@@ -232,7 +252,20 @@ class RayExecutor:
         self.slots = self.workers or max(1, cpus if not self.gpus else min(cpus, int(res.get('GPU', 0) / self.gpus)))
         if self.address is None: self.threads = max(1, len(os.sched_getaffinity(0)) // self.workers) if hasattr(os, 'sched_getaffinity') else 1
         self._task = ray.remote(_call_step).options(num_cpus=1, num_gpus=self.gpus or 0, max_retries=0)
+        self._warm_task = ray.remote(_warm).options(num_cpus=1, num_gpus=self.gpus or 0, max_retries=0)
         return self
+
+    def warm(self, modules=()) -> list:
+        "Import `modules` (and `segkit.sweep`) in every worker at once and set its threads, before the first step: per-worker `pid`, `import_s`."
+        mods = tuple(dict.fromkeys(m for m in ('segkit.sweep', *modules) if m not in self._warmed and _importable(m)))
+        if not mods: return []
+        import ray
+        t0 = time.perf_counter()
+        got = ray.get([self._warm_task.remote(mods, self.threads) for _ in range(self.slots)])   # one per slot: all run at once, one per worker
+        self._warmed.update(mods)
+        self.startup['warm_s'] = self.startup.get('warm_s', 0.) + time.perf_counter() - t0
+        self.startup.setdefault('worker_import_s', []).extend(round(g['import_s'], 3) for g in got)
+        return got
 
     def submit(self, step:Step, args, kwargs):
         self.submitted += 1
@@ -294,6 +327,7 @@ def run_steps(run:Run|None, # the run folder (finished steps are read back from 
     ex = executor or _EXECUTOR.get() or Sequential()
     results = {s.name: json.loads(_step_file(run, s.name).read_text()) for s in order if run is not None and run.done(s.name)}
     waiting = [s for s in order if s.name not in results]
+    if waiting and hasattr(ex, 'warm'): ex.warm(sorted({s.fn.__module__ for s in waiting}))   # workers import the steps' modules before the clock of step 1
     bar = StepProgress(len(order), ex.slots, done=len(results), show=progress)
     inflight, failed, skipped = {}, {}, {}
     try:

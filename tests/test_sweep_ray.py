@@ -1,14 +1,17 @@
 """Issue 23 on a local Ray (one cluster for the module): same run folder as sequential, failures, interrupt and resume."""
-import json, time
+import json, os, time
 import pytest
 ray = pytest.importorskip('ray')
 import segkit.recipes.sweep  # noqa: F401  (registers grid-demo until its provider is listed)
 from segkit.experiments import Run
-from segkit.sweep import Step, Ref, run_steps, run_grid, StepsFailed, RayExecutor
+from segkit.sweep import Step, Ref, run_steps, run_grid, StepsFailed, RayExecutor, Sequential, use_executor
+from segkit.experiments import run_recipe
 from segkit.cli import main
 
 pytestmark = pytest.mark.slow
 TINY = 'seeds=4,epochs=1,epoch_len=8,crop=32,eval_crop=64'
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+K = max(1, CORES // 2)   # torch threads of each of 2 local workers: the sequential run needs the same count to give the same floats
 
 @pytest.fixture(scope='module')
 def ray2():
@@ -28,7 +31,8 @@ def _folder(out):
 def test_workers_same_run_folder_as_sequential(ray2, tmp_path, capsys):
     "`segkit run grid-demo --workers 2` and the sequential run: same metrics.csv, step files, config and report."
     a, b = tmp_path / 'seq', tmp_path / 'par'
-    assert main(['run', 'grid-demo', '--device', 'cpu', '--set', TINY, '--out', str(a)]) == 0
+    with use_executor(Sequential(threads=K)):   # the workers' thread count (without it, equal results are luck: see below)
+        assert main(['run', 'grid-demo', '--device', 'cpu', '--set', TINY, '--out', str(a)]) == 0
     assert main(['run', 'grid-demo', '--device', 'cpu', '--set', TINY, '--out', str(b), '--workers', '2']) == 0
     ra, rb = _folder(a), _folder(b)
     rows = lambda r: sorted((r / 'metrics.csv').read_text().splitlines()[1:])
@@ -92,3 +96,34 @@ def test_interrupt_then_resume_reruns_only_unfinished(ray2, tmp_path):
     assert not set(again) & {f.split('=')[1] for f in finished}             # finished steps were not rerun
     assert set(again) | {f.split('=')[1] for f in finished} == {str(i) for i in range(6)}
     assert {p.name: p.stat().st_mtime_ns for p in (run.path / 'steps').glob('*.json') if p.name in mtimes} == mtimes
+
+def test_equal_threads_identical_other_threads_not(ray2):
+    "A small conv net's weights after 10 SGD steps, as exact floats: `--workers 2` equals `Sequential(threads=cores ÷ 2)`; all cores' threads differ."
+    def fit(seed):
+        import torch
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(8, 1, 64, 64, generator=g); y = (x > 0.3).float()
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 1, 3, padding=1))
+        with torch.no_grad():
+            for i, p in enumerate(net.parameters()): p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(100 * seed + i)) * 0.1)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        for _ in range(10):
+            opt.zero_grad(); torch.nn.functional.binary_cross_entropy_with_logits(net(x), y).backward(); opt.step()
+        with torch.no_grad(): return dict(wsum=repr(float(sum(p.double().sum() for p in net.parameters()))), threads=torch.get_num_threads())
+    grid = dict(seed=[0, 1, 2, 3])
+    par = run_grid(fit, grid, workers=2, progress=False)
+    with use_executor(Sequential(threads=K)): seq = run_grid(fit, grid, progress=False)
+    assert par.equals(seq) and set(par['threads']) == {K}
+    if CORES >= 2:   # the comparison can fail: the thread count changes the order of the CPU sums
+        with use_executor(Sequential(threads=CORES)): other = run_grid(fit, grid, progress=False)
+        assert not (other['wsum'] == par['wsum']).any(), other
+
+def test_workers_match_equal_thread_sequential_longer_grid(ray2, tmp_path):
+    "grid-demo at the quick preset's size, 4 epochs: metrics.csv and step files byte-identical to `Sequential(threads=cores ÷ 2)`."
+    cfg = dict(seeds=2, epochs=4, device='cpu')
+    with use_executor(Sequential(threads=K)): a = run_recipe('grid-demo', out=tmp_path / 'seq', verbose=False, **cfg)
+    with RayExecutor(workers=2) as ex, use_executor(ex): b = run_recipe('grid-demo', out=tmp_path / 'par', verbose=False, **cfg)
+    assert ex.threads == K and ex.startup['ray_init_s'] >= 0 and len(ex.startup['worker_import_s']) == 2
+    assert (a.path / 'metrics.csv').read_bytes() == (b.path / 'metrics.csv').read_bytes()
+    steps = lambda r: {f.name: f.read_bytes() for f in (r / 'steps').iterdir()}
+    assert steps(a.path) == steps(b.path) and len(steps(a.path)) == 2

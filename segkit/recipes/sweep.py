@@ -4,6 +4,7 @@
 
 # %% ../../nbs/14l_recipes.sweep.ipynb #5dd0044a
 from __future__ import annotations
+import functools
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from ..sweep import Step, run_steps
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['GRID_SOURCE', 'GridDemoCfg', 'train_point', 'grid_steps', 'grid_demo', 'write_grid_report']
+__all__ = ['GRID_SOURCE', 'GridDemoCfg', 'source_arrays', 'train_point', 'grid_steps', 'grid_demo', 'write_grid_report']
 
 # %% ../../nbs/14l_recipes.sweep.ipynb #0de73f2e
 GRID_SOURCE = 'nuclei'
@@ -37,6 +38,20 @@ class GridDemoCfg(RecipeCfg):
     RANGES = dict(lrs='> 0')
 
 # %% ../../nbs/14l_recipes.sweep.ipynb #e1124350
+@functools.lru_cache(maxsize=2)
+def source_arrays(source:str, # a source with train, valid and test splits
+                  path:str|None=None, # its local copy (None: the fetched one)
+                 ) -> tuple:
+    "`(codes, {split: (images, targets)})` of `source`'s default layer, read once per process (a grid's steps, here or in one Ray worker, share it); read-only."
+    ds = get_source(source, path=path)
+    layer, arrs = ds.default_layer, {}
+    for split in ('train', 'valid', 'test'):
+        ims, tgs = ds.arrays(split, layer)
+        ims, tgs = [np.asarray(a) for a in ims], [np.asarray(t) for t in tgs]
+        for a in (*ims, *tgs): a.setflags(write=False)   # shared by every later step: nobody may change it
+        arrs[split] = (ims, tgs)
+    return tuple(ds.label_codes(layer)), arrs
+
 def train_point(source:str, # an instance or semantic source with train, valid and test splits
                 path:str|None, # its local copy (None: the fetched one)
                 seed:int, # seeds the model, the crops and the order
@@ -46,15 +61,14 @@ def train_point(source:str, # an instance or semantic source with train, valid a
                 device:str|None=None, # None: CUDA if available
                ) -> dict:
     "Train one small U-Net and score it on the test split: pooled foreground Dice and IoU (a step of `grid-demo`)."
-    ds = get_source(source, path=path)
-    layer = ds.default_layer
-    codes = ds.label_codes(layer)
+    from segkit.recipes.sweep import source_arrays   # by module: Ray sends a notebook's copy of this function by value, and a cache cannot travel
+    codes, arrs = source_arrays(source, path)
     with torch_seeded(stream_seed(seed, 'grid-demo', 'model')):
-        dls = seg_dls(ds.arrays('train', layer), ds.arrays('valid', layer), bs=bs, crop=crop, seed=seed, device=device, epoch_len=epoch_len)
+        dls = seg_dls(arrs['train'], arrs['valid'], bs=bs, crop=crop, seed=seed, device=device, epoch_len=epoch_len)
         learn = seg_learner(dls, len(codes), depth=depth, base=base)
         learn.remove_cb(ProgressCallback)
         with learn.no_logging(): learn.fit_one_cycle(epochs, lr)
-    ims, tgs = ds.arrays('test', layer)
+    ims, tgs = arrs['test']
     ims, tgs = [center_crop(np.asarray(a), eval_crop) for a in ims], [center_crop(np.asarray(t), eval_crop) for t in tgs]
     pr = predict_masks(learn.model, ims, bs=bs)
     cm = sum(confusion_matrix(p, t, len(codes)) for p, t in zip(pr, tgs))
