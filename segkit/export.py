@@ -19,7 +19,7 @@ from .models.weights import load_state
 
 # %% auto #0
 __all__ = ['EXPORTERS', 'UNET_CITE', 'SEGNET_CITE', 'NotExportable', 'Exportable', 'unet_kwargs', 'imunet_kwargs', 'exporter_of',
-           'load_exportable', 'segkit_probs', 'test_input_from', 'cover_image', 'citations', 'Exported',
+           'load_exportable', 'segkit_probs', 'test_input_from', 'cover_image', 'citations', 'onnx_error', 'Exported',
            'export_bioimageio', 'read_rdf', 'check_package', 'predict_package', 'export_cli']
 
 # %% ../nbs/14n_export.ipynb #2359fa55
@@ -233,16 +233,37 @@ def _bioimageio():
         raise ImportError(f"bioimageio.spec {spec.__version__} fails with pydantic {pydantic.VERSION} when writing packages; install 'pydantic>=2.10,<2.12'")
     return v0_5, core
 
-def _onnx_weights(s, model, x, d:Path, parent:str):
-    "ONNX weights where `onnx` is installed and the export converts; else (None, why)."
-    try: import onnx  # noqa: F401
+def onnx_error(path, # an ONNX file
+               model:nn.Module, # the network it was exported from
+               x:torch.Tensor, # an input `(N, C, H, W)`
+              ) -> float|None:
+    "Largest |onnxruntime − model| on `x`, relative to max(1, largest |model|) (float32 rounding grows with the logits); None without `onnxruntime`."
+    try: import onnxruntime as ort
+    except ImportError: return None
+    sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    with torch.no_grad(), eval_mode(model): ref = model(x.to(next(model.parameters()).device)).float().cpu().numpy()
+    got = sess.run(None, {sess.get_inputs()[0].name: x.cpu().numpy().astype(np.float32)})[0]
+    if got.shape != ref.shape: return float('inf')
+    return float(np.abs(got - ref).max() / max(1.0, float(np.abs(ref).max())))
+
+def _onnx_weights(s, model, x, d:Path, parent:str, atol:float=1e-4):
+    "ONNX weights (torch's TorchScript-based exporter, opset 17, free batch and sides) where `onnx` is installed, the export converts and onnxruntime reproduces the model on `x`; else (None, why)."
+    try: import onnx
     except ImportError: return None, 'onnx is not installed'
+    f = d / 'weights.onnx'
     try:
-        f = d / 'weights.onnx'
-        torch.onnx.export(model, x, str(f), input_names=['raw'], output_names=['logits'], opset_version=17, dynamo=False,
-                          dynamic_axes={'raw': {0: 'b', 2: 'y', 3: 'x'}, 'logits': {0: 'b', 2: 'y', 3: 'x'}})
-        return s.OnnxWeightsDescr(source=f, opset_version=17, parent=parent), None
-    except Exception as e: return None, f"{type(e).__name__}: {str(e).splitlines()[0][:150] if str(e) else ''}"
+        with warnings.catch_warnings():   # the tracer's notes on Python control flow over shapes, which the size rule covers
+            warnings.simplefilter('ignore')
+            torch.onnx.export(model, x, str(f), input_names=['raw'], output_names=['output'], opset_version=17, dynamo=False,
+                              dynamic_axes={'raw': {0: 'b', 2: 'y', 3: 'x'}, 'output': {0: 'b', 2: 'y', 3: 'x'}})
+        onnx.checker.check_model(str(f))
+    except Exception as e:
+        f.unlink(missing_ok=True)
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:150] if str(e) else ''}"
+    err = onnx_error(f, model, x)
+    if err is not None and not err <= atol:
+        f.unlink(); return None, f"onnxruntime differs from the model by {err:.2g} (relative; > {atol:g}) on the test input"
+    return s.OnnxWeightsDescr(source=f, opset_version=17, parent=parent), None
 
 @dataclass
 class Exported:
