@@ -4,23 +4,25 @@
 
 # %% ../nbs/14n_export.ipynb #9c645c1b
 from __future__ import annotations
-import copy, json, re, sys, tempfile, warnings, zipfile
+import copy, io, json, re, sys, tempfile, warnings, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from .core import normalize_percentile, center_crop, eval_mode
 from .registry import Registry
 from .models.unet import UNet
 from .models.imunet import OneByOneUNet
-from .models.weights import load_state
+from .models.weights import load_state, load_into
 
 # %% auto #0
 __all__ = ['EXPORTERS', 'UNET_CITE', 'SEGNET_CITE', 'NotExportable', 'Exportable', 'unet_kwargs', 'imunet_kwargs', 'exporter_of',
            'load_exportable', 'segkit_probs', 'test_input_from', 'cover_image', 'citations', 'onnx_error', 'Exported',
-           'export_bioimageio', 'read_rdf', 'check_package', 'predict_package', 'export_cli']
+           'export_bioimageio', 'read_rdf', 'check_package', 'predict_package', 'export_cli', 'NotSegkitPackage',
+           'package_file', 'model_from_package', 'FineTuned', 'finetune_package']
 
 # %% ../nbs/14n_export.ipynb #2359fa55
 class NotExportable(ValueError):
@@ -134,7 +136,7 @@ def _run_checkpoint(folder:Path) -> Path:
                             f"{'' if not found else ' (' + ', '.join(p.name for p in found[:5]) + '); pass one checkpoint file'}")
 
 def load_exportable(src, # an nn.Module, a `Run`, a run folder, or a checkpoint file
-                    kind:str='unet', # `EXPORTERS` kind used to rebuild a model from a checkpoint
+                    kind:str|None=None, # `EXPORTERS` kind used to rebuild a model from a checkpoint (None: the run's `kind`, else 'unet')
                    ) -> tuple[nn.Module, dict]:
     "The model to export (on CPU, eval mode) and the training configuration it came with (`{}` if none)."
     if isinstance(src, nn.Module): return src, {}
@@ -144,10 +146,11 @@ def load_exportable(src, # an nn.Module, a `Run`, a run folder, or a checkpoint 
     if p.is_dir():
         if (p / 'config.json').exists(): cfg = json.loads((p / 'config.json').read_text())
         p = _run_checkpoint(p)
+    kind = kind or (cfg.get('kind') if cfg.get('kind') in EXPORTERS.names() else 'unet')
     e = EXPORTERS[kind]
     if e.reason: raise NotExportable(f"{kind}: not exportable yet: {e.reason}")
     sd = load_state(p, name='src')
-    try: model = _rebuild(e, e.kwargs(sd))
+    try: model = _rebuild(e, cfg['arch'] if cfg.get('kind') == kind and isinstance(cfg.get('arch'), dict) else e.kwargs(sd))
     except KeyError as err: raise NotExportable(f"`src`: {p} is not a {kind} checkpoint (no tensor {err}); exportable kinds: "
                                                 f"{[n for n in EXPORTERS.names() if not EXPORTERS[n].reason]}") from None
     model.load_state_dict(sd)
@@ -284,7 +287,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
                       size:int=128, # side of the default test input
                       lo:float=1.0, hi:float=99.8, # normalisation percentiles (segkit trains with `normalize_percentile` defaults)
                       config:dict|None=None, # training configuration (default: the run's `config.json`)
-                      kind:str|None=None, # `EXPORTERS` kind (None: from the model's class; a checkpoint rebuilds as 'unet')
+                      kind:str|None=None, # `EXPORTERS` kind (None: from the model's class; a checkpoint rebuilds as its run's `kind`, else 'unet')
                       license:str='Apache-2.0', # SPDX licence of the weights
                       authors=('segkit',), description:str|None=None,
                       onnx:bool=True, # add ONNX weights where `onnx` is installed
@@ -294,8 +297,8 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
     if name is not None and not re.fullmatch(r'[A-Za-z0-9_+\- ()]+', name):
         raise ValueError(f"`name`: bioimage.io allows letters, digits, spaces and _+-() only, got {name!r}")
     s, core = _bioimageio()
-    model, cfg = load_exportable(src, kind or 'unet')
-    kname, e = exporter_of(model, kind)
+    model, cfg = load_exportable(src, kind)
+    kname, e = exporter_of(model, kind or (cfg.get('kind') if cfg.get('kind') in EXPORTERS.names() else None))
     model = copy.deepcopy(model).cpu().eval()   # the caller's model keeps its device and mode
     cfg = dict(cfg, **(config or {}))
     source = source or cfg.get('source') or 'nuclei'
@@ -319,6 +322,8 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
     classes = list(classes or [f'class{i}' for i in range(n_out)])
     if len(classes) != n_out: raise ValueError(f"`classes`: the model has {n_out} output channels, got {len(classes)} names")
     y = segkit_probs(model, x, lo, hi, e.head)
+    try: cites = citations(source, getattr(model, 'up', None))
+    except (KeyError, ValueError, FileNotFoundError, TypeError): cites = citations(None, getattr(model, 'up', None))   # your folder: no data citation
     out = Path(out); as_zip = out.suffix == '.zip'
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -367,7 +372,7 @@ def export_bioimageio(src, # an nn.Module, a `Run`/run folder, or a checkpoint f
         rec = cfg.get('recipe')
         descr = s.ModelDescr(name=name or re.sub(r'[^A-Za-z0-9_+\- ()]', '-', f"segkit {rec} {kname}" if rec else f"segkit {kname}"),
             description=description or f"segkit {kname} ({', '.join(f'{k}={v}' for k, v in e.kwargs(model).items())}) for {', '.join(classes[1:] or classes)} on {source}",
-            authors=[s.Author(name=a) for a in authors], cite=[s.CiteEntry(**{k: v for k, v in c.items() if v}) for c in citations(source, getattr(model, 'up', None))],
+            authors=[s.Author(name=a) for a in authors], cite=[s.CiteEntry(**{k: v for k, v in c.items() if v}) for c in cites],
             license=s.LicenseId(license), documentation=s.FileDescr(source=d / 'README.md'), covers=[s.FileDescr(source=cover)], tags=['segkit', 'segmentation', kname, source],
             inputs=[inp], outputs=[outp], weights=s.WeightsDescr(**w),
             config={'segkit': {'kind': kname, 'head': e.head, 'postprocess': e.post, 'source': source, 'percentiles': [lo, hi],
@@ -441,3 +446,168 @@ def export_cli(src, # a run folder or checkpoint file
     print(f"wrote {r.path} ({', '.join(r.formats)}; bioimageio.core test: {r.status or 'not run'})"
           + ''.join(f"; {k} skipped: {v}" for k, v in r.skipped.items()))
     return r
+
+# %% ../nbs/14n_export.ipynb #fbb8d66e
+class NotSegkitPackage(ValueError):
+    "A bioimage.io package segkit cannot rebuild as one of its own networks (to train it); the message says why."
+    exit_code = 2
+
+def package_file(package, # a package zip or folder
+                 name:str, # a file named in its rdf.yaml
+                ) -> bytes:
+    "The bytes of file `name` inside a package zip or folder."
+    p = Path(package)
+    if p.is_dir(): return (p / name).read_bytes()
+    with zipfile.ZipFile(p) as z: return z.read(name)
+
+def model_from_package(package, # a local bioimage.io package (zip or folder) of a segkit model
+                      ) -> tuple[nn.Module, str, dict]:
+    "The segkit network of a package with its state-dict weights loaded (CPU, eval mode), its `EXPORTERS` kind and the `rdf.yaml`."
+    rdf = check_package(package)
+    name, w = Path(package).name, rdf.get('weights') or {}
+    sdw = w.get('pytorch_state_dict')
+    if not sdw: raise NotSegkitPackage(f"`package`: {name} has {', '.join(w) or 'no'} weights but no pytorch_state_dict; segkit trains only packages "
+                                       "holding the state dict of a segkit architecture (TorchScript and ONNX weights are for prediction)")
+    arch = sdw.get('architecture') or {}
+    cls = f"{arch.get('import_from', '')}.{arch.get('callable', '')}".strip('.')
+    cfg = (rdf.get('config') or {}).get('segkit') or {}
+    ok = [n for n in EXPORTERS.names() if not EXPORTERS[n].reason and EXPORTERS[n].callable == cls]
+    if not ok: raise NotSegkitPackage(f"`package`: {name}'s architecture is {cls or 'not given'}, not a segkit model (segkit rebuilds "
+                                      f"{sorted({EXPORTERS[n].callable for n in EXPORTERS.names() if not EXPORTERS[n].reason})})")
+    kind = cfg.get('kind') if cfg.get('kind') in ok else next(n for n in ok if EXPORTERS[n].auto)
+    model = _import(cls)(**(arch.get('kwargs') or {}))
+    sd = torch.load(io.BytesIO(package_file(package, sdw['source'])), map_location='cpu', weights_only=True)
+    load_into(model, sd, strict=True, source=str(package))
+    return model.eval(), kind, rdf
+
+# %% ../nbs/14n_export.ipynb #680f958d
+def _ft_labels(ds, head:str, codes:list, layer:str|None):
+    "The label layer to fine-tune on: `layer`, else the source's layer whose classes match the package's channels."
+    if head != 'probabilities':
+        if ds.kind != 'instance': raise ValueError(f"`source`: a {head} package trains on instance labels; {ds.name!r} has {ds.kind} labels")
+        return 'instances'
+    cands = [layer] if layer else list(dict.fromkeys(l for l in (ds.default_layer, 'semantic', 'mask', 'foreground') if l))
+    seen = {}
+    for l in cands:
+        try: c = list(ds.label_codes(l))
+        except ValueError as e:
+            if layer: raise
+            continue
+        if len(c) == len(codes): return l
+        seen[l] = c
+    raise ValueError(f"`source`: {ds.name!r} labels have classes {seen}; the package predicts {len(codes)} channels ({', '.join(codes)}): "
+                     "pass a source (or `layer`) with as many classes")
+
+def _ft_learner(dls, model, head:str, n_out:int, **kw):
+    "The learner segkit trains this head with: `seg_learner` (probabilities), `boundary_learner`'s or `distance_learner`'s loss."
+    from segkit.learner import seg_learner, make_learner
+    from segkit.instances.nets import OnMaps, SmoothL1Maps
+    from segkit.losses import BCEDiceLoss
+    if head == 'probabilities': return seg_learner(dls, n_out, model=model, amp=False, **kw)
+    loss = OnMaps(BCEDiceLoss(dice_weight=1.0)) if head == 'boundary' else OnMaps(SmoothL1Maps())
+    return make_learner(dls, model, loss, keep_best=None, amp=False, **kw)
+
+@dataclass
+class FineTuned:
+    "What `finetune_package` did: the run folder, the trained network, its kind and the package's weights it started from."
+    run: object         # the `Run` (its folder holds config, history, checkpoints, metrics, report, model.zip)
+    model: nn.Module    # the fine-tuned network (CPU, eval mode)
+    kind: str           # its `EXPORTERS` kind
+    start: dict         # the state dict it started from (the package's weights)
+    metrics: dict       # valid loss before/after, epochs, items, weight change
+    def __repr__(self): return f"FineTuned({self.run.path.name}, kind={self.kind}, {', '.join(f'{k}={v:.4g}' for k, v in self.metrics.items() if isinstance(v, float))})"
+
+def finetune_package(package, # a local bioimage.io package of a segkit model (zip or folder)
+                     source:str|None=None, # training data in `SOURCES` (default: the package's training source; 'folder' with `path`)
+                     path=None, # a local folder: the source's data, or your images and masks (`source='folder'`)
+                     epochs:int=1, # training epochs
+                     out='runs', # parent folder of the run folder
+                     layer:str|None=None, # label layer (default: the one whose classes match the package's channels)
+                     rate:float=1.0, # fraction of the training images used
+                     bs:int=8, crop:int=64, epoch_len:int=64, # batch, random crop side (a multiple of the network's size step), crops per epoch
+                     lr:float=1e-3, # peak one-cycle learning rate
+                     seed:int=0, device=None, # seeds crops, order and the label subset; 'cpu', 'cuda', … (default: CUDA if available)
+                     export:bool=True, # re-export the fine-tuned network as `RUN/model.zip`
+                     source_kw:dict|None=None, # more options of the source
+                    ) -> FineTuned:
+    "Continue training a segkit network from a bioimage.io package on a source or folder; a run folder with a report."
+    from segkit.data.sources import get_source, SOURCES
+    from segkit.data.block import seg_dls, label_rate_subsets
+    from segkit.instances.nets import map_dls
+    from segkit.experiments import Run, Report, env_info
+    from segkit.predict import save_model_spec
+    from segkit.core import stream_seed, torch_seeded
+    model, kind, rdf = model_from_package(package)
+    e, cfg = EXPORTERS[kind], (rdf.get('config') or {}).get('segkit') or {}
+    if not (isinstance(epochs, int) and epochs >= 1): raise ValueError(f"`epochs`: expected an integer ≥ 1, got {epochs!r}")
+    if not 0 < rate <= 1: raise ValueError(f"`rate`: expected a fraction in (0, 1], got {rate!r}")
+    kw = e.kwargs(model); n_in, n_out = kw['n_in'], kw['n_out']
+    lo_sz, step = e.size(model)
+    if crop % step or crop < lo_sz: raise ValueError(f"`crop`: the package's network takes sides that are multiples of {step} (≥ {lo_sz}), got {crop}")
+    sr = next(q for q in rdf['inputs'][0].get('preprocessing') or [] if q.get('id') == 'scale_range')['kwargs']
+    lo, hi = float(sr.get('min_percentile', 0)), float(sr.get('max_percentile', 100))
+    oc = next((a for a in rdf['outputs'][0]['axes'] if a['type'] == 'channel'), None)
+    codes = list(oc['channel_names']) if oc else [f'class{i}' for i in range(n_out)]
+    if source is None: source = 'folder' if path is not None else cfg.get('source') or 'nuclei'
+    ds = get_source(source, path=path, **(source_kw or {}))
+    lay = _ft_labels(ds, e.head, codes, layer)
+    sp = ds.splits()
+    tr, va = sp['train'], sp['valid'] if len(sp['valid']) else sp['train']
+    if len(tr) == 0: raise ValueError(f"`source`: {source!r} has no training items")
+    tr = label_rate_subsets(tr, [rate], seed=seed)[rate]
+    prep = lambda a: normalize_percentile(np.asarray(a, np.float32), lo, hi)
+    (ti, tl), (vi, vl) = ds.arrays(tr, lay, normalize=False), ds.arrays(va, lay, normalize=False)
+    ti = [a[None] if np.ndim(a) == 2 else np.asarray(a) for a in ti]; vi = [a[None] if np.ndim(a) == 2 else np.asarray(a) for a in vi]
+    if ti[0].shape[0] != n_in: raise ValueError(f"`source`: {source!r} images have {ti[0].shape[0]} channel(s); the package's network takes {n_in}")
+    if n_in == 1: ti, vi = [a[0] for a in ti], [a[0] for a in vi]
+    small = min(min(np.shape(a)[-2:]) for a in ti)
+    if small < crop: raise ValueError(f"`crop`: {crop} is larger than the smallest training image side ({small}) of {source!r}")
+    vside = max(lo_sz, min(2 * crop, min(min(np.shape(a)[-2:]) for a in vi)) // step * step)
+    ti, vi = [prep(a) for a in ti], [center_crop(prep(a), vside) for a in vi]
+    vl = [center_crop(np.asarray(a), vside) for a in vl]
+    train_kw = dict(epochs=epochs, rate=rate, bs=bs, crop=crop, epoch_len=epoch_len, lr=lr, seed=seed)
+    config = dict(package=str(Path(package).resolve()), package_name=rdf.get('name'), kind=kind, arch=kw, head=e.head, classes=codes,
+                  source=source, path=None if path is None else str(path), layer=lay, percentiles=[lo, hi], **train_kw,
+                  n_train=len(tr), n_valid=len(va), trained_before=cfg.get('training') or {}, env=env_info(device))
+    run = Run.create('finetune', config, out)
+    start = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    with run:
+        if e.head == 'probabilities':
+            dls = seg_dls((ti, tl), (vi, vl), bs=bs, crop=crop, flip=True, seed=seed, device=device, epoch_len=epoch_len)
+        else:
+            tgt = 'distances' if e.head == 'distances' else 'boundary' if n_out == 1 else 'fg_boundary'
+            dls = map_dls((ti, tl), (vi, vl), tgt, bs=bs, crop=crop, epoch_len=epoch_len, valid_crop=None, seed=seed, device=device)
+        learn = _ft_learner(dls, model, e.head, n_out, ckpt_dir=run.path / 'checkpoints', history=run.path / 'history.csv')
+        def vloss():   # validation loss, kept out of history.csv
+            with learn.no_bar(), learn.no_logging(), learn.removed_cbs([c for c in learn.cbs if type(c).__name__ == 'CSVLogger']):
+                return float(learn.validate()[0])
+        before = vloss()
+        with learn.no_bar(), learn.no_logging(), torch_seeded(stream_seed(seed, 'finetune')): learn.fit_one_cycle(epochs, lr)
+        last = float(learn.recorder.values[-1][0])
+        after = vloss()
+        model = learn.model.cpu().eval()
+        moved = {k: float((v.float() - start[k].float()).abs().max()) for k, v in model.state_dict().items() if v.is_floating_point()}
+        m = dict(valid_loss_before=before, valid_loss_after=after, final_train_loss=last,
+                 tensors_changed=float(np.mean([v > 0 for v in moved.values()])), max_weight_change=max(moved.values()))
+        if not np.isfinite(m['final_train_loss']): raise RuntimeError(f"fine-tuning {package}: the training loss is not finite")
+        run.write_metrics(pd.DataFrame([dict(split='valid' if 'valid' in k else 'train', metric=k, value=v) for k, v in m.items()]))
+        if kind == 'unet':
+            save_model_spec(run.path, 'unet', kw, codes, 'instance' if cfg.get('postprocess') else 'semantic', 'percentile',
+                            source=source, package=str(package))
+        pkg = None
+        if export:
+            x = np.asarray(ds.arrays(va[:1], None, normalize=False)[0][0], np.float32)
+            x = x[None, None] if x.ndim == 2 else x[None]
+            side = max(lo_sz, min(128, *x.shape[-2:]) // step * step)
+            pkg = export_bioimageio(model, run.path / 'model.zip', kind=kind, classes=codes, source=source if source in SOURCES and path is None else None,
+                                    test_input=center_crop(x, side), lo=lo, hi=hi, config=run.config).path
+        hist = pd.read_csv(run.path / 'history.csv') if (run.path / 'history.csv').exists() else None
+        rep = (Report(run).h1(f"Fine-tuning {rdf.get('name')}")
+               .p(f"Package `{Path(package).name}` ({kind}, {e.head}; trained before by "
+                  f"{(cfg.get('training') or {}).get('recipe', 'an unknown recipe')}), fine-tuned {epochs} epoch(s) on {len(tr)} training images of "
+                  f"`{source}` (layer `{lay}`; data: {SOURCES.meta(source).get('provenance', 'see the source') if source in SOURCES else 'your folder'}), "
+                  f"lr {lr}, crops {crop}², {epoch_len} per epoch, seed {seed}.")
+               .table(pd.DataFrame({k: [v] for k, v in m.items()}).T.rename(columns={0: 'value'}), '{:.4g}'))
+        if hist is not None: rep.h2('Per epoch').table(hist.set_index(hist.columns[0]), '{:.4f}')
+        rep.p(f"Re-exported: `{pkg.name}` (predict with `segkit predict {run.path / pkg.name} IMAGES`)." if pkg else '').write()
+    return FineTuned(run, model, kind, start, m)
