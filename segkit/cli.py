@@ -281,23 +281,46 @@ def segkit_pretrain(method:Param("pretext task (see segkit.selfsl.pretext.list_p
 
 
 # %% ../nbs/16_cli.ipynb #6c36d63e
-def segkit_finetune(weights:Param("encoder state dict from `segkit pretrain` ('random': He init)", str, opt=False),
-                    source:str='nuclei', # an instance source with a train and a test split
-                    path:str=None, # folder with a local copy of the source's data
+def _finetune_package(package, source, path, rate, frozen, epochs, bs, crop, epoch_len, lr, seed, eval_crop, encoder, device, out, layer):
+    "`segkit finetune PACKAGE`: continue training the package's segkit network (`segkit.export.finetune_package`); a run folder."
+    if frozen or eval_crop is not None or encoder != 'unet:depth=3,base=8':
+        raise CLIError(f"--{'frozen' if frozen else 'eval_crop' if eval_crop is not None else 'encoder'}: applies to encoder weights from "
+                       f"`segkit pretrain`, not to a bioimage.io package ({package})")
+    from segkit.export import finetune_package
+    try: ft = finetune_package(package, source, path, epochs=epochs, out=out, layer=layer, rate=1.0 if rate is None else rate, bs=bs,
+                               crop=crop, epoch_len=epoch_len, lr=1e-3 if lr is None else lr, seed=seed, device=device)
+    except (KeyError, ValueError, FileNotFoundError, TypeError, ImportError) as e: raise CLIError(_msg(e)) from None
+    m, c = ft.metrics, ft.run.config
+    print(f"{package} ({ft.kind}) fine-tuned {epochs} epoch(s) on {c['n_train']} {c['source']} images: valid loss {m['valid_loss_before']:.4f} → "
+          f"{m['valid_loss_after']:.4f} → {ft.run.path} (report.md, model.zip)")
+    return ft
+
+def segkit_finetune(weights:Param("encoder state dict from `segkit pretrain` ('random': He init), or a bioimage.io package (.zip or folder) of a segkit model to train further", str, opt=False),
+                    source:str=None, # training data (default: nuclei; a package: its training source, or your folder with --path alone)
+                    path:str=None, # folder with a local copy of the source's data (a package: your images and masks)
                     encoder:str='unet:depth=3,base=8', # the spec the weights were trained with
-                    rate:float=0.04, # fraction of the training images whose labels are used
+                    rate:float=None, # fraction of the training images whose labels are used (default: 0.04; a package: 1)
                     frozen:store_true=False, # keep the encoder fixed (train the decoder only)
                     epochs:int=10, # training epochs
                     bs:int=8, # batch per process under torchrun / accelerate launch
-                    crop:int=64, epoch_len:int=64, lr:float=3e-3, seed:int=0,
+                    crop:int=64, epoch_len:int=64, # random training crop side, crops per epoch
+                    lr:float=None, # peak learning rate (default: 3e-3; a package: 1e-3)
+                    seed:int=0,
                     eval_crop:int=None, # central test crops (default: whole images)
                     device:str=None, # 'cpu', 'cuda', ... (default: cuda:LOCAL_RANK when launched, else CUDA if available)
+                    out:str='runs', # a package: parent folder of the run folder
+                    layer:str=None, # a package: label layer (default: the one whose classes match the package's outputs)
                    ):
-    "Fine-tune a U-Net over a (pretrained) encoder on a fraction of the labels; test Dice and AJI⁺ (DDP under torchrun)."
+    "Fine-tune a U-Net over a (pretrained) encoder on a fraction of the labels (test Dice, AJI⁺; DDP under torchrun), or a bioimage.io package's segkit network (a run folder)."
     import torch
+    from segkit.predict import is_package
+    if is_package(weights):
+        return _finetune_package(weights, source, path, rate, frozen, epochs, bs, crop, epoch_len, lr, seed, eval_crop, encoder, device, out, layer)
+    if layer is not None: raise CLIError(f"--layer: applies to a bioimage.io package, not to encoder weights ({weights})")
     from segkit.selfsl.transfer import instance_data, finetune
     from segkit.selfsl.dist import is_main_process
     from segkit.recipes.selfsl import build_encoder
+    source, rate, lr = source or 'nuclei', 0.04 if rate is None else rate, 3e-3 if lr is None else lr
     try:
         enc, data = build_encoder(encoder, seed), instance_data(source, path)
         if weights != 'random': enc.load_state_dict(torch.load(weights, map_location='cpu', weights_only=True))

@@ -244,12 +244,6 @@ class PackagePredictor(Predictor):
         x = normalize_percentile(np.asarray(image, np.float32), self.lo, self.hi)
         return predict_maps(self.model, x[None], self.activation, tile=tile, overlap=overlap, bs=bs)[0]
 
-def _package_file(package:Path, name:str) -> bytes:
-    "The bytes of file `name` inside a package zip or folder."
-    import zipfile
-    if package.is_dir(): return (package / name).read_bytes()
-    with zipfile.ZipFile(package) as z: return z.read(name)
-
 _ACTS = {'softmax': 'softmax', 'sigmoid': 'sigmoid'}
 
 def package_predictor(package, # a local bioimage.io model package (zip or folder)
@@ -257,7 +251,7 @@ def package_predictor(package, # a local bioimage.io model package (zip or folde
                      ) -> PackagePredictor:
     "A `PackagePredictor` for a bioimage.io package: segkit architecture from the state dict, else TorchScript; segkit's percentile pre-processing only."
     import io
-    from segkit.export import check_package, _import
+    from segkit.export import check_package, model_from_package, package_file
     package = Path(package)
     rdf = check_package(package)   # a model, of a spec version bioimageio.spec implements
     if len(rdf['inputs']) != 1 or len(rdf['outputs']) != 1:
@@ -282,12 +276,9 @@ def package_predictor(package, # a local bioimage.io model package (zip or folde
     arch = (sdw or {}).get('architecture') or {}
     dev = default_device(device)
     if sdw and str(arch.get('import_from', '')).startswith('segkit.'):
-        model = _import(f"{arch['import_from']}.{arch['callable']}")(**(arch.get('kwargs') or {}))
-        sd = torch.load(io.BytesIO(_package_file(package, sdw['source'])), map_location='cpu', weights_only=True)
-        load_into(model, sd, strict=True, source=str(package))
-        fmt = 'pytorch_state_dict'
+        model, fmt = model_from_package(package)[0], 'pytorch_state_dict'   # the one rebuild of a segkit network from a package
     elif 'torchscript' in w:
-        model = torch.jit.load(io.BytesIO(_package_file(package, w['torchscript']['source'])), map_location='cpu')
+        model = torch.jit.load(io.BytesIO(package_file(package, w['torchscript']['source'])), map_location='cpu')
         fmt = 'torchscript'
     else: raise ValueError(f"`model`: {package.name} has weights {list(w)}; segkit loads 'torchscript' or a segkit 'pytorch_state_dict'")
     oc = next((a for a in outp['axes'] if a['type'] == 'channel'), None)
