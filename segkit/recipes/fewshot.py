@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from ..core import default_device, torch_seeded, stream_seed, center_crop
+from torch import nn
+from ..core import default_device, torch_seeded, stream_seed, center_crop, check_choice
 from ..data.sources import get_source
 from ..data.hgsc import hgsc_nuclei, HGSC_LABELS
 from ..data.block import tile_starts
@@ -18,11 +19,11 @@ from ..models.msd import MSD
 from ..learner import predict_masks
 from ..fewshot import (train_extractor, FeatureStack, stack_features, draw_supports, support_pixels, fit_perceptron,
                             pooled_dice, select_lambda, fewshot_summary)
-from ..experiments import RecipeCfg, Run, Report, recipe
+from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
 
 # %% auto #0
 __all__ = ['UB_LEARNED', 'MARGIN_UB', 'FewShotCfg', 'fewshot_data', 'extractor_step', 'lambda_episodes', 'adapt_step',
-           'table_4_2', 'claims', 'fewshot_cells']
+           'table_4_2', 'claims', 'fewshot_cells', 'fewshot_demo', 'demo_fewshot_step']
 
 # %% ../../nbs/14i_recipes.fewshot.ipynb #da750ccc
 @dataclass(frozen=True)
@@ -325,3 +326,64 @@ def fewshot_cells(run:Run, cfg:FewShotCfg):
     rep.figure('curves', 'Dice vs K').figure('features', 'Dice vs feature count')
     if ex_fig: rep.p(f"One 5-shot fit for `{ex_fig}` step by step:").figure('example', 'example')
     rep.write()
+
+# %% ../../nbs/14i_recipes.fewshot.ipynb #7e3b9f41
+def fewshot_demo(run:Run, # the run whose folder receives `fewshot_demo.csv` and the figure
+                 seed:int=0, # seeds the extractors and the support draw
+                 device=None, # None: CUDA when present
+                 target:str='inflammatory', # the `hgsc_nuclei` type learned from `k` shots
+                 k:int=5, # shots
+                 depth:int=5, # MSD depth of the two known-type extractors
+                 epochs:int=4, # extractor epochs (cap; early stopping patience 2)
+                 epoch_len:int=24, # random 96² crops per epoch
+                 max_pixels:int=50_000, # support pixels kept for the fit
+                 path=None, # a local copy of the histolytics files
+                ) -> pd.DataFrame:
+    "Few-shot in miniature: two small MSD extractors of the known `hgsc_nuclei` types, a K-shot perceptron for `target` (LR, then BFGS), test Dice."
+    data = fewshot_data('hgsc_nuclei', path)
+    codes = list(data['codes'])
+    check_choice(target, codes[1:], 'target')
+    t = codes.index(target)
+    nets = [_demo_extractor(run, data, c, depth, epochs, epoch_len, seed, device) for c in range(1, len(codes)) if c != t]
+    st = FeatureStack(nets, target=target)
+    pm = [(m == t).astype(np.int64) for m in data['pool'][1]]
+    sup = draw_supports(pm, k, seed, t, k, 0)
+    X, y, idx = support_pixels(stack_features(st, [data['pool'][0][i] for i in sup]), [pm[i] for i in sup], max_pixels, seed)
+    fq = stack_features(st, data['test'][0], bs=1)
+    rows = []
+    for opt in ('logreg', 'bfgs'):
+        p, info = fit_perceptron(X, y, idx, lam=1e-3, optimizer=opt, seed=seed)
+        probs = [p.predict_proba(f.reshape(len(f), -1).T).reshape(f.shape[1:]) for f in fq]
+        rows.append(dict(method='logistic regression' if opt == 'logreg' else 'LR + BFGS on Dice', dice=pooled_dice(probs, [m == t for m in data['test'][1]]),
+                         objective=info.objective, converged=info.converged, seconds=info.seconds))
+    df = pd.DataFrame(rows); df.to_csv(run.path / 'fewshot_demo.csv', index=False)
+    return df
+
+def _demo_extractor(run:Run, data:dict, c:int, depth:int, epochs:int, epoch_len:int, seed:int, device) -> nn.Module:
+    "Train (or reload: a resumable step, weights under `checkpoints/`) one small extractor of class `c`."
+    name = data['codes'][c]
+    ckpt = run.path / 'checkpoints' / f'fewshot-demo-{name}-d{depth}-s{seed}.pth'
+    def train():
+        va = tuple([center_crop(a, 256) for a in v] for v in data['valid'])
+        net = train_extractor(*data['train'], c, _msd(depth), name=name, valid=va, epochs=epochs, patience=2, lr=3e-3, bs=4, crop=96,
+                              epoch_len=epoch_len, seed=seed, device=device)
+        ckpt.parent.mkdir(parents=True, exist_ok=True); torch.save(net.state_dict(), ckpt)
+        return dict(epochs_run=net.epochs_run)
+    run.step(f'fewshot-demo-ext-{name}-d{depth}-s{seed}', train)
+    net = MSD(data['train'][0][0].shape[0], 2, depth=depth)
+    net.load_state_dict(torch.load(ckpt, map_location='cpu')); net.fewshot_class = name
+    return net.to(default_device(device)).eval()
+
+@register_demo_step('fewshot')
+def demo_fewshot_step(run:Run, cfg, ctx:dict) -> list:
+    "Demo step (not in the default tour): a 5-shot perceptron for `hgsc_nuclei` inflammatory nuclei on two small MSD extractors of the other types."
+    t0 = time.perf_counter()
+    df = fewshot_demo(run, seed=cfg['seed'], device=cfg['device'])
+    d = df.set_index('method')['dice']
+    rep = Report().h2("Few-shot cells (fewshot step)")
+    rep.p(f"`hgsc_nuclei` ({HGSC_LABELS}): MSD extractors (depth 5, ≤ 4 short epochs) for connective and neoplastic nuclei; "
+          "5 training windows with inflammatory nuclei are the supports of a per-pixel perceptron (λ = 1e-3); pooled Dice on the test band. "
+          "A miniature of `segkit run fewshot-cells`, whose extractors are deeper and trained to early stopping.")
+    rep.table(df.set_index('method'), '{:.4f}')
+    rep.p(f"BFGS on Dice vs its logistic-regression warm start: {d.iloc[1] - d.iloc[0]:+.3f} Dice; step time {time.perf_counter() - t0:.0f} s.")
+    return rep.lines
