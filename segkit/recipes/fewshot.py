@@ -30,11 +30,11 @@ __all__ = ['UB_LEARNED', 'MARGIN_UB', 'FewShotCfg', 'fewshot_data', 'extractor_s
 class FewShotCfg(RecipeCfg):
     "`fewshot-cells`: K-shot segmentation of each class from the extractors of the others (defaults: the quick preset)."
     sources: tuple[str, ...] = ('hgsc_nuclei', 'nuclei') # data: each class of each source is a target in turn
-    depths: tuple[int, ...] = (10, 25) # MSD depths of the extractors (thesis: 25, 50, 100); two give Fig. 4.3's feature-count axis
+    depths: tuple[int, ...] = (5, 15) # MSD depths of the extractors (thesis: 25, 50, 100); two give Fig. 4.3's feature-count axis
     shots: tuple[int, ...] = (1, 5) # K (thesis: 1, 5, 10)
     supports: int = 5 # support draws per (target, K, extractor seed) (thesis: 10)
     seeds: int = 1 # extractor seeds (thesis: 5)
-    epochs: int = 40 # the most extractor epochs: a cap that early stopping should hit first (`early_stopped` is reported)
+    epochs: int = 30 # the most extractor epochs: a cap that early stopping should hit first (`early_stopped` is reported)
     patience: int = 3 # early stopping patience (thesis: 10)
     lr: float = 3e-3 # Adam learning rate of the extractors
     bs: int = 4 # extractor batch size
@@ -43,7 +43,7 @@ class FewShotCfg(RecipeCfg):
     window: int = 256 # support windows of the nuclei images (hgsc: its 256² training windows)
     lams: tuple[float, ...] = (0.0, 1e-3, 1e-2) # λ candidates, chosen on known-class episodes of the training split
     lam: float = 1e-3 # λ where no known-class episode can be drawn
-    max_pixels: int|None = 100_000 # support pixels kept for a fit (seeded sample; None: all)
+    max_pixels: int|None = 30_000 # support pixels kept for a fit (seeded sample; None: all)
     eval_crop: int|None = 512 # central crops of the nuclei test images (None: whole images)
     valid_crop: int|None = 384 # central crops of the extractors' validation images (None: whole images / the whole band)
     gtol: float = 1e-5 # BFGS stops when ‖∇‖₂ < gtol
