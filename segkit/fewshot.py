@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_fewshot.ipynb #0853e370
 from __future__ import annotations
-import time
+import time, warnings
 from dataclasses import dataclass, asdict
 from typing import Callable, Sequence
 import numpy as np
@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 from scipy.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from .core import check_image, check_label_map, default_device, model_device, stream_seed, torch_seeded
 from .data.block import seg_dls
@@ -159,10 +160,11 @@ class FitInfo:
     objective_start:float  # Eq. 4.2 at the logistic-regression warm start
     objective:float        # Eq. 4.2 at the end
     grad_norm:float        # ‖∇‖₂ at the end
-    converged:bool         # grad_norm < gtol (always True for 'logreg', which makes no claim on Eq. 4.2)
+    converged:bool         # grad_norm < gtol ('logreg': the logistic regression stopped before its `max_iter`; it makes no claim on Eq. 4.2)
     n_iter:int; seconds_logreg:float; seconds:float
     design:str             # the design matrix's precision and size
     message:str = ''
+    lr_iter:int = 0        # iterations of the logistic-regression warm start (of `lr_max_iter`)
     def to_dict(self): return asdict(self)
 
 # %% ../nbs/13_fewshot.ipynb #8ca1c5fb
@@ -199,6 +201,7 @@ def fit_perceptron(X, # design matrix `(N, C′)` (raw features)
                    gtol:float=1e-5, # stop when ‖∇‖₂ < gtol
                    maxiter:int=1000, # iterations of the refinement
                    lr_pixels:int=200_000, # pixels of the class-stratified logistic-regression sample
+                   lr_max_iter:int=1000, # iterations allowed to the logistic regression (its convergence is reported)
                    max_bytes:float=2**30, # a float64 design matrix above this stays float32
                    seed:int=0, # seeds the logistic-regression sample
                    device=None, # for 'lbfgs' (None: CUDA when present); 'bfgs' runs on the CPU
@@ -219,7 +222,10 @@ def fit_perceptron(X, # design matrix `(N, C′)` (raw features)
     design = f"{'float32 (float64 above max_bytes)' if big else 'float64'}, {Z.nbytes / 2**20:.0f} MB"
     t0 = time.perf_counter()
     s = _stratified(y, lr_pixels, seed)
-    lr = LogisticRegression(C=np.inf if lam == 0 else 1 / (2 * lam * len(s)), max_iter=1000).fit(Z[s], y[s])
+    with warnings.catch_warnings():   # non-convergence is reported in FitInfo, not warned
+        warnings.simplefilter('ignore', ConvergenceWarning)
+        lr = LogisticRegression(C=np.inf if lam == 0 else 1 / (2 * lam * len(s)), max_iter=lr_max_iter).fit(Z[s], y[s])
+    lr_iter = int(np.max(lr.n_iter_))
     x0 = np.r_[lr.coef_.ravel(), lr.intercept_].astype(np.float64)
     t_lr = time.perf_counter() - t0
     dev = torch.device('cpu') if optimizer != 'lbfgs' else default_device(device)
@@ -246,8 +252,9 @@ def fit_perceptron(X, # design matrix `(N, C′)` (raw features)
     f, g = fg(x)
     if f > f0: x, f, g, msg = x0, f0, g0, msg + ' (ended above the warm start: kept the warm start)'
     gn = float(np.linalg.norm(g))
-    info = FitInfo(optimizer, float(lam), len(y), X.shape[1], f0, f, gn, optimizer == 'logreg' or gn < gtol, nit,
-                   t_lr, t_lr + time.perf_counter() - t1, design, msg.strip())
+    if optimizer == 'logreg': nit, msg = lr_iter, ('' if lr_iter < lr_max_iter else f'logistic regression stopped at max_iter={lr_max_iter}')
+    info = FitInfo(optimizer, float(lam), len(y), X.shape[1], f0, f, gn, lr_iter < lr_max_iter if optimizer == 'logreg' else gn < gtol, nit,
+                   t_lr, t_lr + time.perf_counter() - t1, design, msg.strip(), lr_iter)
     return Perceptron(x[:-1], x[-1], mu, sd), info
 
 # %% ../nbs/13_fewshot.ipynb #473d7500

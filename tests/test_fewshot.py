@@ -108,3 +108,12 @@ def test_select_lambda_and_summary():
     s = fewshot_summary(tab.assign(target='t', k=1))
     assert s['n'].tolist() == [3]
     assert 0 <= pooled_dice([np.ones(4)], [np.array([1, 1, 0, 0])]) == pytest.approx(2 * 2 / (4 + 2))
+
+def test_logreg_reports_convergence():
+    X, y, idx = overlapping(6)
+    _, ok = fit_perceptron(X, y, idx, lam=1e-3, optimizer='logreg')
+    assert ok.converged and 1 <= ok.lr_iter < 1000 and ok.n_iter == ok.lr_iter
+    _, cut = fit_perceptron(X, y, idx, lam=1e-3, optimizer='logreg', lr_max_iter=1)
+    assert not cut.converged and 'max_iter=1' in cut.message
+    _, bf = fit_perceptron(X, y, idx, lam=1e-3, optimizer='bfgs')
+    assert bf.lr_iter == ok.lr_iter                                   # the BFGS row names its warm start's iterations too

@@ -8,7 +8,8 @@ from segkit.recipes.fewshot import FewShotCfg, table_4_2, claims, fewshot_data, 
 def test_presets():
     q, f = cfg_from(FewShotCfg, 'quick'), cfg_from(FewShotCfg, 'full')
     assert f.depths == (25, 50, 100) and f.shots == (1, 5, 10) and f.supports * f.seeds == 50
-    assert q.shots == (1, 5) and q.sources == ('hgsc_nuclei', 'nuclei')
+    assert q.shots == (1, 5) and q.sources == ('hgsc_nuclei', 'nuclei') and len(q.depths) == 2   # two depths: Fig. 4.3's feature-count axis
+    assert q.epochs > 3 * q.patience                      # a cap early stopping can hit first (the upper bound is trained, not truncated)
     with pytest.raises(ValueError, match='lizard'): cfg_from(FewShotCfg, overrides=dict(sources=('lizard',)))
     RECIPES.check('fewshot-cells')
 
@@ -46,3 +47,28 @@ def test_tiny_run(tmp_path):
     assert (b.objective <= b.objective_start + 1e-12).all() and (b.supports == l.supports).all()   # paired supports
     rep = (run.path / 'report.md').read_text()
     assert 'F1 BFGS' in rep and 'Table 4.2' in rep and (run.path / 'figures' / 'curves.png').exists()
+
+def test_upper_bound_at_the_epoch_cap_is_no_bound():
+    s = summ([.7, .7, .7], [.6, .6, .8], [.3, .3, .3], [.1, .1, .1])
+    up = pd.DataFrame(dict(target=list('abc'), depth=25, upper_dice=[.8, .8, .8], early_stopped=[True, True, False]))
+    f4 = claims(s, up, (25,))[3]
+    assert '2/2 assessed' in f4 and 'c – (upper bound 0.80 hit the epoch cap' in f4
+    f4_none = claims(s, up.assign(early_stopped=False), (25,))[3]
+    assert f4_none.endswith('not assessed')
+
+def test_lambda_episodes_with_one_known_class():
+    "nuclei has one known class per target: the episode uses that class's own extractor, and says so."
+    import torch
+    from segkit.core import synth_shapes
+    from segkit.models.msd import MSD
+    from segkit.recipes.fewshot import lambda_episodes
+    sh = synth_shapes(24, 32, seed=0)
+    data = dict(pool=(list(sh.images), list(sh.masks)), codes=sh.codes)
+    torch.manual_seed(0)
+    exts = {c: MSD(1, 2, depth=2, dilations=(1, 2)).eval() for c in (1, 2)}
+    for c, e in exts.items(): e.fewshot_class = sh.codes[c]
+    eps_ = lambda_episodes(data, exts, 2, 0, k=3, n_query=2)
+    assert [(e['pseudo_target'], e['own_extractor']) for e in eps_] == [(sh.codes[1], True)]
+    assert eps_[0]['X'].shape[1] == 2 and eps_[0]['y'].any()
+    three = {**exts, 3: MSD(1, 2, depth=2, dilations=(1, 2)).eval()}; three[3].fewshot_class = sh.codes[3]
+    assert all(not e['own_extractor'] for e in lambda_episodes(data, three, 3, 0, k=3, n_query=2))   # leave-one-out when possible
