@@ -174,6 +174,7 @@ def spoco_recipe(run:Run, cfg:SpocoCfg):
     if quick: rep.note("Quick preset: small networks, one seed, a few minutes of training per setting on a CPU. Its trends are reported, not accepted; `--preset full` (GPU) is the thesis-like protocol.")
     rep.h2('Test scores (mean over seeds)').table(tab.drop(columns=cc), '{:.3f}')
     if cc: rep.p("Label-free baseline (connected components of the mask, the same for every setting): " + ', '.join(f"{c} {df[c].mean():.3f}" for c in cc) + ".")
-    rep.h2('Claims').bullets(sum((spoco_findings(df, c, quick) for c in cfg.clusterers[:1]), []))
-    rep.p(f"Claims use the first clusterer, `{cfg.clusterers[0]}`.")
+    rep.h2('Claims')
+    for key in [c[4:] for c in cols if c.startswith('sbd_') and not c.endswith('_cc')]:       # every clusterer and mask: no picking
+        rep.p(f"With `{key}`:").bullets(spoco_findings(df, key, quick))
     rep.write()
