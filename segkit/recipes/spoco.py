@@ -21,7 +21,7 @@ from ..experiments import RecipeCfg, Run, Report, recipe, md_table
 
 # %% auto #0
 __all__ = ['SPOCO_SETTINGS', 'SpocoCfg', 'spoco_data', 'fg_mask', 'spoco_train_labels', 'spoco_eval', 'train_eval_spoco',
-           'spoco_findings', 'spoco_recipe']
+           'spoco_findings', 'spoco_report', 'spoco_recipe']
 
 # %% ../../nbs/14m_recipes.spoco.ipynb #1b681da4
 SPOCO_SETTINGS = {
@@ -149,6 +149,31 @@ def spoco_findings(df:pd.DataFrame, clusterer:str, quick:bool) -> list:
     claim("sparse objects beat dense images at an equal object budget (thesis Table 3.6: 0.691 vs 0.380)", ['budget-sparse', 'budget-dense'], lambda: m['budget-sparse'] > m['budget-dense'])
     return out
 
+def spoco_report(df:pd.DataFrame, # one row per setting and seed (`train_eval_spoco`'s results)
+                 cfg:SpocoCfg, intro:str, # the configuration and a first paragraph (run, data)
+                 run:Run|None=None, # the run whose folder receives the report (None: text only)
+                 missing=(), # settings of `cfg` without results (a partial run)
+                 ) -> Report:
+    "The SPOCO report: scores per setting, the label-free baseline, and every claim for every clusterer and mask."
+    cols = [c for c in df.columns if c.startswith(('sbd_', 'aji_plus_'))]
+    cc = [c for c in cols if c.endswith('_cc')]
+    tab = df.groupby('setting', sort=False)[cols + ['labelled', 'annotated_px']].mean()
+    quick = cfg.preset == 'quick'
+    rep = Report(run).h1('SPOCO on nuclei').p(intro)
+    rep.p(f"U-Net depth {cfg.depth}, {cfg.base} maps, D = {cfg.dim}; {cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}² (batch {cfg.bs}) ",
+          f"at scale {cfg.scale}; clustered without a mask (largest cluster = background) and inside ",
+          f"{', '.join(repr(m) for m in cfg.masks if m != 'none') or 'no'} foreground mask(s), whose connected components alone are the label-free baseline `*_cc`. ",
+          f"`dense-p0.1` labels dense {cfg.patch}² patches with as many annotated pixels as SPOCO@0.1's labelled nuclei (`annotated_px`).")
+    if quick: rep.note("Quick preset: small networks, one seed, a few minutes of training per setting on an idle CPU. Its trends are reported, not accepted; `--preset full` (GPU) is the thesis-like protocol.")
+    if missing: rep.note(f"Partial run: no results for {', '.join(f'`{m}`' for m in missing)} (not finished); claims that need them are left out.")
+    rep.h2('Test scores (mean over seeds)').table(tab.drop(columns=cc), '{:.3f}')
+    if cc: rep.p("Label-free baseline (connected components of the mask, the same for every setting): " + ', '.join(f"{c} {df[c].mean():.3f}" for c in cc) + ".")
+    rep.h2('Claims')
+    for key in [c[4:] for c in cols if c.startswith('sbd_') and not c.endswith('_cc')]:       # every clusterer and mask: no picking
+        found = spoco_findings(df, key, quick)
+        if found: rep.p(f"With `{key}`:").bullets(found)
+    return rep
+
 @recipe('spoco', SpocoCfg, 'SPOCO on real nuclei: embeddings from a fraction of annotated objects, ablations and clusterers (SBD, AJI⁺).')
 def spoco_recipe(run:Run, cfg:SpocoCfg):
     data = spoco_data(cfg.source or 'nuclei', cfg.path)
@@ -160,21 +185,9 @@ def spoco_recipe(run:Run, cfg:SpocoCfg):
             print(f"{setting} seed {seed}: " + '  '.join(f"{k} {v:.3f}" for k, v in r.items() if k.startswith(('sbd', 'aji')) and isinstance(v, float)) + f"  ({r['seconds']:.0f} s)", flush=True)
     df = pd.DataFrame(rows); df.to_csv(run.path / 'results.csv', index=False)
     cols = [c for c in df.columns if c.startswith(('sbd_', 'aji_plus_'))]
-    cc = [c for c in cols if c.endswith('_cc')]
-    tab = df.groupby('setting', sort=False)[cols + ['labelled', 'annotated_px']].mean()
-    long = tab[cols].reset_index().melt(id_vars='setting')
+    long = df.groupby('setting', sort=False)[cols].mean().reset_index().melt(id_vars='setting')
     run.write_metrics(pd.DataFrame(dict(split=long.setting, metric=long.variable, value=long.value)))
-    quick = cfg.preset == 'quick'
-    rep = Report(run).h1('SPOCO on nuclei')
-    rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, {cfg.seeds} seed(s); data `{data['name']}` (real fluorescence nuclei; ",
-          f"{len(data['train'][0])} train / {len(data['valid'][0])} valid images, {cfg.n_test} test images as central {cfg.eval_crop}² crops); ",
-          f"U-Net depth {cfg.depth}, {cfg.base} maps, D = {cfg.dim}; {cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}² (batch {cfg.bs}) ",
-          f"at scale {cfg.scale}; clustered without a mask (the claims) and inside {', '.join(repr(m) for m in cfg.masks if m != 'none') or 'no'} foreground mask(s), whose connected components alone are the label-free baseline `*_cc`. `dense-p0.1` labels dense {cfg.patch}² patches with as many ",
-          "annotated pixels as SPOCO@0.1's labelled nuclei (`annotated_px`).")
-    if quick: rep.note("Quick preset: small networks, one seed, a few minutes of training per setting on a CPU. Its trends are reported, not accepted; `--preset full` (GPU) is the thesis-like protocol.")
-    rep.h2('Test scores (mean over seeds)').table(tab.drop(columns=cc), '{:.3f}')
-    if cc: rep.p("Label-free baseline (connected components of the mask, the same for every setting): " + ', '.join(f"{c} {df[c].mean():.3f}" for c in cc) + ".")
-    rep.h2('Claims')
-    for key in [c[4:] for c in cols if c.startswith('sbd_') and not c.endswith('_cc')]:       # every clusterer and mask: no picking
-        rep.p(f"With `{key}`:").bullets(spoco_findings(df, key, quick))
-    rep.write()
+    intro = (f"Run `{run.path.name}`, preset `{cfg.preset}`, {cfg.seeds} seed(s); data `{data['name']}` (real fluorescence nuclei; "
+             f"{len(data['train'][0])} train / {len(data['valid'][0])} valid images, {cfg.n_test} test images as central {cfg.eval_crop}² crops).")
+    spoco_report(df, cfg, intro, run).write()
+
