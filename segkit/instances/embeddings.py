@@ -143,7 +143,9 @@ def embedding_affinities(emb, # embeddings (D, H, W) or (D, Z, H, W)
 def mws_labels(emb, # embeddings (D, H, W) or (D, Z, H, W)
                delta_d:float=2.0, offsets=None,
                mask=None, # optional foreground mask; pixels outside are background
-               remove_largest:bool=True) -> np.ndarray:
+               remove_largest:bool=True,
+               min_size:int=0, # segments smaller than this (pixels) become background (0: keep all)
+               ) -> np.ndarray:
     "Instances by the mutex watershed on Eq. 3.10 affinities (bioimage-cpp): nearest-neighbour channels attract with 1 − w, the rest repel with w."
     import bioimage_cpp as bic
     w, offsets = embedding_affinities(emb, delta_d, offsets)
@@ -154,6 +156,7 @@ def mws_labels(emb, # embeddings (D, H, W) or (D, Z, H, W)
     seg = bic.segmentation.mutex_watershed(a, offsets, nd, **kw).astype(np.int64)
     if remove_largest and mask is None:
         seg = np.where(seg == np.bincount(seg.ravel()).argmax(), 0, seg)
+    if min_size > 0: seg = np.where(np.bincount(seg.ravel())[seg] < min_size, 0, seg)      # fragments → background, one lookup
     _, inv = np.unique(seg, return_inverse=True)
     inv = inv.reshape(seg.shape)
     return (inv if (seg == 0).any() else inv + 1).astype(np.int32)
@@ -199,19 +202,21 @@ def pca_rgb(emb, # embeddings (D, H, W)
 # %% ../../nbs/12b_instances.embeddings.ipynb #0a209643
 @POSTPROCESSORS.register('meanshift', needs='embeddings')
 def meanshift_post(maps, # embeddings (D, H, W) (or any (C, H, W) / (H, W) map)
-                   bandwidth:float=0.5) -> np.ndarray:
-    "Instances = mean-shift clusters of the embeddings (largest cluster = background)."
+                   bandwidth:float=0.5,
+                   mask=None, # optional foreground mask (H, W); without one the largest cluster is background
+                   ) -> np.ndarray:
+    "Instances = mean-shift clusters of the embeddings."
     a = as_maps(maps)
-    return mean_shift_labels(a if a.ndim == 3 else a[None], bandwidth)
+    return mean_shift_labels(a if a.ndim == 3 else a[None], bandwidth, mask=mask)
 
 @POSTPROCESSORS.register('hdbscan', needs='embeddings')
-def hdbscan_post(maps, min_size:int=5) -> np.ndarray:
-    "Instances = HDBSCAN clusters of the embeddings (largest cluster = background)."
+def hdbscan_post(maps, min_size:int=5, mask=None) -> np.ndarray:
+    "Instances = HDBSCAN clusters of the embeddings (inside `mask`; without one the largest cluster is background)."
     a = as_maps(maps)
-    return hdbscan_labels(a if a.ndim == 3 else a[None], min_size)[0]
+    return hdbscan_labels(a if a.ndim == 3 else a[None], min_size, mask=mask)[0]
 
 @POSTPROCESSORS.register('mws_embedding', needs='embeddings')
-def mws_post(maps, delta_d:float=2.0) -> np.ndarray:
-    "Instances = mutex watershed on the Eq. 3.10 affinities of the embeddings."
+def mws_post(maps, delta_d:float=2.0, mask=None, min_size:int=0) -> np.ndarray:
+    "Instances = mutex watershed on the Eq. 3.10 affinities of the embeddings (inside `mask`; segments < `min_size` px dropped)."
     a = as_maps(maps)
-    return mws_labels(a if a.ndim == 3 else a[None], delta_d)
+    return mws_labels(a if a.ndim == 3 else a[None], delta_d, mask=mask, min_size=min_size)

@@ -10,7 +10,8 @@ from ..core import check_label_map, check_image, stream_seed
 from ..data.block import PairCrop
 
 # %% auto #0
-__all__ = ['object_table', 'sample_objects', 'pu_target', 'ObjectLabels', 'certainty_targets', 'to_bins']
+__all__ = ['object_table', 'sample_objects', 'pu_target', 'dense_patches', 'patch_target', 'ObjectLabels', 'certainty_targets',
+           'to_bins']
 
 # %% ../../nbs/03a_labels.objects.ipynb #36ed9152
 def _touching(lbl:np.ndarray) -> np.ndarray:
@@ -75,6 +76,55 @@ def pu_target(lbl, # an instance label map (H, W)
     out[where] = np.searchsorted(keep, lbl[where]) + 1
     return out
 
+# %% ../../nbs/03a_labels.objects.ipynb #2aeca2ae
+def dense_patches(labels, # instance label maps (H, W), one per image (only their shapes are used)
+                  pixels:int, # annotated-pixel budget: patches are added until their total area reaches it
+                  size:int=32, # patch side
+                  seed:int=0) -> pd.DataFrame:
+    "Non-overlapping square patches (`image`, `y`, `x`, `size`): ⌈pixels / size²⌉ cells of a size-grid drawn (seeded) from all images."
+    if not (isinstance(pixels, (int, np.integer)) and pixels >= 1): raise ValueError(f"`pixels`: expected a positive integer budget, got {pixels!r}")
+    shapes = np.array([np.shape(l)[-2:] for l in labels]).reshape(-1, 2)
+    if not len(shapes): raise ValueError("`labels`: expected at least one label map")
+    if not (isinstance(size, (int, np.integer)) and 1 <= size <= shapes.min()): raise ValueError(f"`size`: expected an integer in [1, {shapes.min()}] (the smallest image side), got {size!r}")
+    gh, gw = shapes[:, 0] // size, shapes[:, 1] // size
+    cells = gh * gw; n = -(-int(pixels) // (size * size))
+    if n > cells.sum(): raise ValueError(f"`pixels`: {pixels} exceeds the {int(cells.sum())} patches of side {size} that fit")
+    pick = np.sort(np.random.default_rng(stream_seed(seed, 'dense-patches')).choice(int(cells.sum()), n, replace=False))
+    img = np.searchsorted(np.cumsum(cells), pick, side='right')
+    k = pick - (np.cumsum(cells) - cells)[img]
+    return pd.DataFrame(dict(image=img.astype(np.int64), y=(k // gw[img]) * size, x=(k % gw[img]) * size, size=np.int64(size)))
+
+def _patch_mask(shape, patches) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    for y, x, s in patches[['y', 'x', 'size']].itertuples(index=False): m[y:y + s, x:x + s] = True    # a loop over patches, not pixels
+    return m
+
+def patch_target(lbl, # an instance label map (H, W)
+                 patches:pd.DataFrame, # this image's rows of `dense_patches`
+                 ) -> np.ndarray:
+    "PU encoding of dense patches: −1 outside, 0 background inside, `1..K` the objects seen inside (id order; cut at the border)."
+    lbl = check_label_map(lbl, 'lbl')
+    m = _patch_mask(lbl.shape, patches)
+    ids = np.unique(lbl[m & (lbl > 0)])
+    out = np.full(lbl.shape, -1, np.int64)
+    out[m] = np.where(lbl[m] > 0, np.searchsorted(ids, lbl[m]) + 1, 0)
+    return out
+
+def _check_patches(patches, labels) -> pd.DataFrame:
+    if not isinstance(patches, pd.DataFrame) or not {'image', 'y', 'x', 'size'} <= set(patches.columns):
+        raise ValueError("`patches`: expected a DataFrame with columns image, y, x, size (from `dense_patches`)")
+    if len(patches) and not patches.image.between(0, len(labels) - 1).all(): raise ValueError(f"`patches`: image indices must lie in [0, {len(labels) - 1}]")
+    return patches.reset_index(drop=True)
+
+def _patch_table(labels, patches) -> pd.DataFrame:
+    "The object table with `labelled` = the object has pixels inside a patch, `dense_image` = the image has a patch."
+    t = object_table(labels); t['labelled'] = False; t['dense_image'] = t.image.isin(set(patches.image))
+    for i, g in patches.groupby('image'):
+        lbl = np.asarray(labels[int(i)]); seen = np.unique(lbl[_patch_mask(lbl.shape, g) & (lbl > 0)])
+        t.loc[(t.image == i) & t.id.isin(seen), 'labelled'] = True
+    return t
+
+
 # %% ../../nbs/03a_labels.objects.ipynb #0901a2de
 class ObjectLabels(Dataset):
     "Sparse object-level labels over instance maps: items `(image, PU target)`; `table` says which objects are labelled."
@@ -86,13 +136,17 @@ class ObjectLabels(Dataset):
                  seed:int=0, # the draw of labelled objects and the crops
                  crop:int|None=None, # random square crops of this size
                  flip:bool=False, # random dihedral flips
-                 epoch_len:int|None=None): # items per epoch (default: the number of images)
+                 epoch_len:int|None=None, # items per epoch (default: the number of images)
+                 patches:pd.DataFrame|None=None): # or: dense square patches (from `dense_patches`) instead of an object draw
         if len(images) != len(labels): raise ValueError(f"`images`/`labels`: {len(images)} images but {len(labels)} label maps")
         for i, (im, lb) in enumerate(zip(images, labels)):
             if np.shape(im)[-2:] != np.shape(lb): raise ValueError(f"`images[{i}]`: size {np.shape(im)[-2:]} differs from `labels[{i}]` {np.shape(lb)}")
         if crop is not None and any(min(np.shape(lb)) < crop for lb in labels): raise ValueError(f"`crop`: {crop} is larger than the smallest image")
         self.images, self.labels, self.background, self.seed = images, labels, background, seed
-        self.table = sample_objects(object_table(labels), p=p, budget=budget, dense=dense, seed=seed)
+        self.patches = None if patches is None else _check_patches(patches, labels)
+        if self.patches is None: self.table = sample_objects(object_table(labels), p=p, budget=budget, dense=dense, seed=seed)
+        elif any(v is not None for v in (p, budget, dense)): raise ValueError("`patches`: give either patches or one of `p`, `budget`, `dense`")
+        else: self.table = _patch_table(labels, self.patches)
         kept = self.table[self.table.labelled]
         self._keep = {int(i): g.id.to_numpy() for i, g in kept.groupby('image')}
         self._dense = set(self.table.loc[self.table.dense_image, 'image'].tolist())
@@ -103,6 +157,7 @@ class ObjectLabels(Dataset):
 
     def target(self, i:int) -> np.ndarray:
         "The PU target of image `i` (uncropped)."
+        if self.patches is not None: return patch_target(self.labels[i], self.patches[self.patches.image == i])
         return pu_target(self.labels[i], self._keep.get(i, []), self.background or i in self._dense)
 
     def __getitem__(self, k):
@@ -115,12 +170,17 @@ class ObjectLabels(Dataset):
             img, y = self.aug.apply(img, a), self.aug.apply(y, a)
         return torch.from_numpy(np.ascontiguousarray(img)), torch.from_numpy(np.ascontiguousarray(y))
 
+    @property
+    def annotated_pixels(self) -> int:
+        "Pixels with a label (objects, and background where labelled) over all uncropped images: the annotation budget."
+        return int(sum((self.target(i) >= 0).sum() for i in range(len(self.images))))
+
     def report(self) -> pd.DataFrame:
         "Per image: objects, labelled objects, labelled fraction, and whether its background is labelled."
         g = self.table.groupby('image')
         r = pd.DataFrame(dict(objects=g.size(), labelled=g.labelled.sum()))
         r['fraction'] = (r.labelled / r.objects).round(3)
-        r['background'] = [self.background or i in self._dense for i in r.index]
+        r['background'] = [self.background or i in self._dense or (self.patches is not None and i in set(self.patches.image)) for i in r.index]
         return r
 
 # %% ../../nbs/03a_labels.objects.ipynb #2b135d29

@@ -7,45 +7,55 @@ from __future__ import annotations
 import contextlib, io, time
 from dataclasses import dataclass
 import numpy as np, pandas as pd, torch
-from ..core import torch_seeded, center_crop, normalize_percentile, SPLITS
+from skimage.filters import threshold_otsu
+from skimage.measure import label as cc_label
+from skimage.transform import rescale, resize
+from ..core import torch_seeded, center_crop, normalize_percentile, check_choice, SPLITS
 from ..data.sources import get_source
 from ..data.block import make_dls
-from ..labels.objects import ObjectLabels
+from ..labels.objects import ObjectLabels, dense_patches
 from ..metrics.instance import instance_scores
-from ..instances.spoco import spoco_learner, spoco_instances
+from ..instances.spoco import spoco_learner, predict_embeddings
+from ..instances.postprocess import get_postprocessor
 from ..experiments import RecipeCfg, Run, Report, recipe, md_table
 
 # %% auto #0
-__all__ = ['SPOCO_SETTINGS', 'SpocoCfg', 'spoco_data', 'train_eval_spoco', 'spoco_findings', 'spoco_recipe']
+__all__ = ['SPOCO_SETTINGS', 'SpocoCfg', 'spoco_data', 'fg_mask', 'spoco_train_labels', 'spoco_eval', 'train_eval_spoco',
+           'spoco_findings', 'spoco_report', 'spoco_recipe']
 
 # %% ../../nbs/14m_recipes.spoco.ipynb #1b681da4
 SPOCO_SETTINGS = {
     'p0.1': dict(p=0.1), 'p0.1-nocon': dict(p=0.1, consistency=False), 'p0.1-nopush': dict(p=0.1, gamma=0.),
     'p0.4': dict(p=0.4), 'p1.0': dict(p=1.0), 'full': dict(p=1.0, background=True, consistency=False, gamma=0.),
+    'dense-p0.1': dict(patches=0.1, consistency=False, gamma=0.),
     'budget-sparse': dict(budget=True), 'budget-dense': dict(dense=True, consistency=False, gamma=0.)}
 
 @dataclass(frozen=True)
 class SpocoCfg(RecipeCfg):
-    "Options of `segkit run spoco` (defaults: the quick preset, a pipeline check)."
-    settings: tuple[str, ...] = ('p0.1', 'p0.1-nocon', 'p1.0') # what to train (see `SPOCO_SETTINGS`)
-    clusterers: tuple[str, ...] = ('mws_embedding',) # how embeddings become instances (full: + 'hdbscan')
+    "Options of `segkit run spoco` (defaults: the quick preset — small, but long enough for the embeddings to separate nuclei)."
+    settings: tuple[str, ...] = ('p0.1', 'dense-p0.1', 'full', 'p1.0', 'p0.1-nocon') # what to train (see `SPOCO_SETTINGS`)
+    clusterers: tuple[str, ...] = ('mws_embedding', 'meanshift') # how embeddings become instances (full: + 'hdbscan')
     seeds: int = 1 # object samplings and trainings per setting, from `seed`
     epochs: int = 5 # training epochs
-    epoch_len: int = 40 # random crops per epoch
-    crop: int = 96 # training crop side
+    epoch_len: int = 640 # random crops per epoch (steps = epochs × epoch_len / bs)
+    crop: int = 96 # training crop side (at `scale`)
     bs: int = 4 # batch size
     lr: float = 2e-3 # one-cycle maximum learning rate (thesis: Adam 2e-4 with plateau decay, for far longer runs)
-    dim: int = 16 # embedding dimension D
+    dim: int = 16 # embedding dimension D (thesis: 16)
     depth: int = 3 # U-Net depth
     base: int = 16 # U-Net feature maps of the first level
+    scale: float = 0.5 # images and labels are resized by this factor for training and clustering; instances are scored at full size
+    masks: tuple[str, ...] = ('none', 'otsu') # clustering without a mask (largest cluster = background; the claims) and inside a label-free Otsu mask
+    min_seg: float = 0.1 # mutex-watershed segments below this fraction of the median training object area become background
+    patch: int = 32 # `dense-p*` settings: side of the dense patches (at `scale`)
     budget: float = 0.01 # `budget-*` settings: this fraction of all training objects
-    n_test: int = 4 # test images evaluated
-    eval_crop: int = 256 # central crop of each test image
+    n_test: int = 15 # test images evaluated
+    eval_crop: int = 512 # central crop of each test image (full size)
     min_size: int = 20 # HDBSCAN min_cluster_size (pixels)
-    FULL = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'hdbscan'), seeds=3, epochs=60, epoch_len=256, crop=192, bs=8, lr=1e-3, depth=4, base=32,
-                n_test=15, eval_crop=512)
-    CHOICES = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'hdbscan', 'meanshift'))
-    RANGES = dict(dim='>= 2', budget='(0, 1]', min_size='>= 2')
+    FULL = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'meanshift', 'hdbscan'), seeds=3, epochs=60, epoch_len=2048, crop=192, bs=8, lr=1e-3,
+                depth=4, base=32, scale=1.0)
+    CHOICES = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'hdbscan', 'meanshift'), masks=('none', 'otsu'))
+    RANGES = dict(dim='>= 2', budget='(0, 1]', min_size='>= 2', scale='(0, 1]', patch='>= 4', min_seg='[0, 1)')
 
 # %% ../../nbs/14m_recipes.spoco.ipynb #09616164
 def _norm(images): return [normalize_percentile(np.asarray(im, np.float32)) for im in images]
@@ -56,45 +66,113 @@ def spoco_data(source:str='nuclei', path=None) -> dict:
     out = {s: ds.arrays(s) for s in SPLITS}
     return {s: (_norm(i), [np.asarray(l) for l in lb]) for s, (i, lb) in out.items()} | dict(name=ds.name)
 
-def train_eval_spoco(data:dict, setting:str, cfg:SpocoCfg, seed:int=0) -> dict:
-    "Train one embedding network in `setting` and score its instances on the test crops with each clusterer."
-    s = dict(SPOCO_SETTINGS[setting]); t0 = time.time()
-    (ti, tl), (vi, vl) = data['train'], data['valid']
+def _rescale(images, labels, scale:float):
+    "Images (linear, anti-aliased) and label maps (nearest) resized by `scale`."
+    if scale == 1: return list(images), list(labels)
+    return ([rescale(np.asarray(a, np.float32), scale, order=1, anti_aliasing=True).astype(np.float32) for a in images],
+            [rescale(np.asarray(l), scale, order=0, anti_aliasing=False, preserve_range=True).astype(np.int64) for l in labels])
+
+def fg_mask(image, # a normalised image (H, W)
+            how:str='otsu') -> np.ndarray|None:
+    "A label-free foreground mask for clustering: `image > threshold_otsu(image)`; None for 'none'."
+    check_choice(how, ('otsu', 'none'), 'mask')
+    return None if how == 'none' else np.asarray(image) > threshold_otsu(np.asarray(image))
+
+def spoco_train_labels(data:dict, setting:str, cfg:SpocoCfg, seed:int=0) -> ObjectLabels:
+    "The training `ObjectLabels` of a setting, at `cfg.scale`; `dense-p*` gets dense patches with the annotated pixels of SPOCO@p."
+    s = dict(SPOCO_SETTINGS[setting])
+    ti, tl = _rescale(*data['train'], cfg.scale)
     n_obj = int(sum(len(np.unique(l)) - 1 for l in tl))
-    draw = dict(p=s.get('p')) if 'p' in s else {('budget' if s.get('budget') else 'dense'): max(1, int(round(cfg.budget * n_obj)))}
-    bg = s.get('background', False)
-    tr = ObjectLabels(ti, tl, **draw, background=bg, seed=seed, crop=cfg.crop, flip=True, epoch_len=cfg.epoch_len)
+    kw = dict(background=s.get('background', False), seed=seed, crop=cfg.crop, flip=True, epoch_len=cfg.epoch_len)
+    if 'patches' in s:
+        pixels = ObjectLabels(ti, tl, p=s['patches'], seed=seed).annotated_pixels
+        return ObjectLabels(ti, tl, patches=dense_patches(tl, pixels, cfg.patch, seed), **kw)
+    draw = dict(p=s['p']) if 'p' in s else {('budget' if s.get('budget') else 'dense'): max(1, int(round(cfg.budget * n_obj)))}
+    return ObjectLabels(ti, tl, **draw, **kw)
+
+def spoco_eval(model, data:dict, cfg:SpocoCfg, min_seg:int=0) -> tuple:
+    "Instances of the test crops with each clusterer and mask, scored at full size: `(scores, {key: label maps})`; keys end in `_otsu` inside the mask."
+    si, sl = data['test']
+    si, sl = [center_crop(a, cfg.eval_crop) for a in si[:cfg.n_test]], [center_crop(a, cfg.eval_crop) for a in sl[:cfg.n_test]]
+    xs, _ = _rescale(si, [np.zeros(np.shape(a), np.int64) for a in si], cfg.scale)
+    emb = predict_embeddings(model, np.stack(xs))
+    up = lambda p: [resize(q, g.shape, order=0, anti_aliasing=False, preserve_range=True).astype(np.int32) for q, g in zip(p, sl)]
+    res, preds = dict(n_true=int(sum(len(np.unique(g)) - 1 for g in sl))), {}
+    def score(key, p):
+        sc = pd.DataFrame([instance_scores(g, q) for g, q in zip(sl, p)])
+        res.update({f'sbd_{key}': float(sc.sbd.mean()), f'aji_plus_{key}': float(sc.aji_plus.mean()), f'n_pred_{key}': int(sum(q.max() for q in p))})
+        preds[key] = p
+    for how in cfg.masks:
+        masks = [fg_mask(x, how) for x in xs]
+        sfx = '' if how == 'none' else f'_{how}'
+        for c in cfg.clusterers:
+            kw = dict(min_size=cfg.min_size) if c == 'hdbscan' else dict(min_size=min_seg) if c == 'mws_embedding' else {}
+            post = get_postprocessor(c)
+            score(c + sfx, up([post(e, mask=m, **kw) for e, m in zip(emb, masks)]))
+        if how != 'none': score(f'{how}_cc', up([cc_label(m).astype(np.int32) for m in masks]))     # the label-free baseline: components of the mask
+    return res, preds
+
+def train_eval_spoco(data:dict, setting:str, cfg:SpocoCfg, seed:int=0, save=None) -> dict:
+    "Train one embedding network in `setting` and score its instances on the test crops with each clusterer (`save`: a path for the weights)."
+    s = dict(SPOCO_SETTINGS[setting]); t0 = time.time()
+    tr = spoco_train_labels(data, setting, cfg, seed)
+    vi, vl = _rescale(*data['valid'], cfg.scale)
     vcrop = min(cfg.crop * 2, min(min(np.shape(l)) for l in vl))
-    va = ObjectLabels([center_crop(a, vcrop) for a in vi], [center_crop(a, vcrop) for a in vl], p=s.get('p') or 1.0, background=bg, seed=seed)
+    va = ObjectLabels([center_crop(a, vcrop) for a in vi], [center_crop(a, vcrop) for a in vl], p=s.get('p') or 1.0, background=s.get('background', False), seed=seed)
     with torch_seeded(seed):
         dls = make_dls(tr, va, bs=cfg.bs, seed=seed, device=cfg.device)
         learn = spoco_learner(dls, cfg.dim, depth=cfg.depth, base=cfg.base, consistency=s.get('consistency', True),
                               loss_kw=dict(gamma=s.get('gamma', 1.)), seed=seed)
         with learn.no_bar(), learn.no_logging(), contextlib.redirect_stdout(io.StringIO()): learn.fit_one_cycle(cfg.epochs, cfg.lr)
-    si, sl = data['test']
-    si, sl = [center_crop(a, cfg.eval_crop) for a in si[:cfg.n_test]], [center_crop(a, cfg.eval_crop) for a in sl[:cfg.n_test]]
-    res = dict(labelled=float(tr.table.labelled.mean()), objects=int(tr.table.labelled.sum()), epochs=len(learn.recorder.values))
-    for c in cfg.clusterers:
-        kw = dict(min_size=cfg.min_size) if c == 'hdbscan' else {}
-        preds = spoco_instances(learn.model, si, c, **kw)
-        sc = pd.DataFrame([instance_scores(g, p) for g, p in zip(sl, preds)])
-        res |= {f'sbd_{c}': float(sc.sbd.mean()), f'aji_plus_{c}': float(sc.aji_plus.mean())}
+    t_train = time.time() - t0
+    if save is not None: torch.save(learn.model.state_dict(), save)
+    min_seg = int(round(cfg.min_seg * float(tr.table.area.median())))
+    res = dict(labelled=float(tr.table.labelled.mean()), objects=int(tr.table.labelled.sum()), annotated_px=tr.annotated_pixels,
+               steps=cfg.epochs * (len(tr) // cfg.bs), epochs=len(learn.recorder.values), train_seconds=round(t_train, 1))
+    res |= spoco_eval(learn.model, data, cfg, min_seg)[0]
     return res | dict(seconds=round(time.time() - t0, 1))
 
 # %% ../../nbs/14m_recipes.spoco.ipynb #3748defa
 def spoco_findings(df:pd.DataFrame, clusterer:str, quick:bool) -> list:
-    "One line per thesis claim, stated as reproduced / not reproduced from this run's numbers (quick runs: not assessed)."
+    "One line per thesis claim from this run's SBD: reproduced / not reproduced (full preset) or the quick run's trend (a report, not a verdict)."
     m = df.groupby('setting')[f'sbd_{clusterer}'].mean()
     out = []
     def claim(text, need, ok):
         if not all(n in m for n in need): return
-        if quick: out.append(f"{text}: not assessed (quick preset: a pipeline check, too short to train embeddings); measured " + ', '.join(f"`{n}` {m[n]:.3f}" for n in need))
-        else: out.append(f"{text}: {'reproduced' if ok() else 'not reproduced'} (" + ', '.join(f"`{n}` SBD {m[n]:.3f}" for n in need) + ")")
+        nums = ', '.join(f"`{n}` SBD {m[n]:.3f}" for n in need)
+        if quick: out.append(f"{text}: **not assessed** (quick preset, 1 seed); the quick run {'shows the same trend' if ok() else 'does not show this trend'} ({nums})")
+        else: out.append(f"{text}: **{'reproduced' if ok() else 'not reproduced'}** ({nums})")
     claim("SPOCO@10 % close to full supervision (SBD ratio ≥ 0.8; thesis CVPPP 0.89)", ['p0.1', 'full'], lambda: m['p0.1'] >= 0.8 * m['full'])
     claim("without L_U_con SBD drops at p = 0.1 (thesis −0.068)", ['p0.1', 'p0.1-nocon'], lambda: m['p0.1-nocon'] < m['p0.1'])
     claim("without L_U_push SBD drops (thesis: at every p)", ['p0.1', 'p0.1-nopush'], lambda: m['p0.1-nopush'] < m['p0.1'])
-    claim("sparse objects beat dense images at an equal budget (thesis 0.691 vs 0.380)", ['budget-sparse', 'budget-dense'], lambda: m['budget-sparse'] > m['budget-dense'])
+    claim("sparse objects beat dense patches at an equal annotated-pixel budget (thesis Table 3.6, equal objects: 0.691 vs 0.380)", ['p0.1', 'dense-p0.1'], lambda: m['p0.1'] > m['dense-p0.1'])
+    claim("sparse objects beat dense images at an equal object budget (thesis Table 3.6: 0.691 vs 0.380)", ['budget-sparse', 'budget-dense'], lambda: m['budget-sparse'] > m['budget-dense'])
     return out
+
+def spoco_report(df:pd.DataFrame, # one row per setting and seed (`train_eval_spoco`'s results)
+                 cfg:SpocoCfg, intro:str, # the configuration and a first paragraph (run, data)
+                 run:Run|None=None, # the run whose folder receives the report (None: text only)
+                 missing=(), # settings of `cfg` without results (a partial run)
+                 ) -> Report:
+    "The SPOCO report: scores per setting, the label-free baseline, and every claim for every clusterer and mask."
+    cols = [c for c in df.columns if c.startswith(('sbd_', 'aji_plus_'))]
+    cc = [c for c in cols if c.endswith('_cc')]
+    tab = df.groupby('setting', sort=False)[cols + ['labelled', 'annotated_px']].mean()
+    quick = cfg.preset == 'quick'
+    rep = Report(run).h1('SPOCO on nuclei').p(intro)
+    rep.p(f"U-Net depth {cfg.depth}, {cfg.base} maps, D = {cfg.dim}; {cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}² (batch {cfg.bs}) ",
+          f"at scale {cfg.scale}; clustered without a mask (largest cluster = background) and inside ",
+          f"{', '.join(repr(m) for m in cfg.masks if m != 'none') or 'no'} foreground mask(s), whose connected components alone are the label-free baseline `*_cc`. ",
+          f"`dense-p0.1` labels dense {cfg.patch}² patches with as many annotated pixels as SPOCO@0.1's labelled nuclei (`annotated_px`).")
+    if quick: rep.note("Quick preset: small networks, one seed, a few minutes of training per setting on an idle CPU. Its trends are reported, not accepted; `--preset full` (GPU) is the thesis-like protocol.")
+    if missing: rep.note(f"Partial run: no results for {', '.join(f'`{m}`' for m in missing)} (not finished); claims that need them are left out.")
+    rep.h2('Test scores (mean over seeds)').table(tab.drop(columns=cc), '{:.3f}')
+    if cc: rep.p("Label-free baseline (connected components of the mask, the same for every setting): " + ', '.join(f"{c} {df[c].mean():.3f}" for c in cc) + ".")
+    rep.h2('Claims')
+    for key in [c[4:] for c in cols if c.startswith('sbd_') and not c.endswith('_cc')]:       # every clusterer and mask: no picking
+        found = spoco_findings(df, key, quick)
+        if found: rep.p(f"With `{key}`:").bullets(found)
+    return rep
 
 @recipe('spoco', SpocoCfg, 'SPOCO on real nuclei: embeddings from a fraction of annotated objects, ablations and clusterers (SBD, AJI⁺).')
 def spoco_recipe(run:Run, cfg:SpocoCfg):
@@ -102,20 +180,14 @@ def spoco_recipe(run:Run, cfg:SpocoCfg):
     rows = []
     for setting in cfg.settings:
         for seed in range(cfg.seed, cfg.seed + cfg.seeds):
-            r = run.step(f'{setting}-seed{seed}', train_eval_spoco, data, setting, cfg, seed)
+            r = run.step(f'{setting}-seed{seed}', train_eval_spoco, data, setting, cfg, seed, run.path / 'checkpoints' / f'{setting}-seed{seed}.pt')
             rows.append(dict(setting=setting, seed=seed, **r))
-            print(f"{setting} seed {seed}: " + '  '.join(f"{k} {v:.3f}" for k, v in r.items() if k.startswith(('sbd', 'aji'))) + f"  ({r['seconds']:.0f} s)", flush=True)
+            print(f"{setting} seed {seed}: " + '  '.join(f"{k} {v:.3f}" for k, v in r.items() if k.startswith(('sbd', 'aji')) and isinstance(v, float)) + f"  ({r['seconds']:.0f} s)", flush=True)
     df = pd.DataFrame(rows); df.to_csv(run.path / 'results.csv', index=False)
     cols = [c for c in df.columns if c.startswith(('sbd_', 'aji_plus_'))]
-    tab = df.groupby('setting', sort=False)[cols + ['labelled']].mean()
-    long = tab[cols].reset_index().melt(id_vars='setting')
+    long = df.groupby('setting', sort=False)[cols].mean().reset_index().melt(id_vars='setting')
     run.write_metrics(pd.DataFrame(dict(split=long.setting, metric=long.variable, value=long.value)))
-    quick = cfg.preset == 'quick'
-    rep = Report(run).h1('SPOCO on nuclei')
-    rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, {cfg.seeds} seed(s); data `{data['name']}` (real fluorescence nuclei; ",
-          f"{len(data['train'][0])} train / {len(data['valid'][0])} valid images, {cfg.n_test} test images as central {cfg.eval_crop}² crops); ",
-          f"U-Net depth {cfg.depth}, {cfg.base} maps, D = {cfg.dim}; {cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}².")
-    if quick: rep.note("Quick preset: a pipeline check. The networks train for a minute; trends are not assessed. Run `--preset full` (GPU) for the thesis' protocol.")
-    rep.h2('Test scores (mean over seeds)').table(tab, '{:.3f}')
-    rep.h2('Claims').bullets(sum((spoco_findings(df, c, quick) for c in cfg.clusterers[:1]), []))
-    rep.write()
+    intro = (f"Run `{run.path.name}`, preset `{cfg.preset}`, {cfg.seeds} seed(s); data `{data['name']}` (real fluorescence nuclei; "
+             f"{len(data['train'][0])} train / {len(data['valid'][0])} valid images, {cfg.n_test} test images as central {cfg.eval_crop}² crops).")
+    spoco_report(df, cfg, intro, run).write()
+
