@@ -88,3 +88,14 @@ def test_native_size_restores_the_transform():
     with U.native_size(m, (40, 90)): assert (m.transform.min_size, m.transform.max_size) == ((40,), 90)
     assert (m.transform.min_size, m.transform.max_size) == ((64,), 64)
     assert U.thesis_pad(1920) == 33 and U.thesis_pad(869) == 15
+
+def test_rcnn_dataset_thesis_padding():
+    from segkit.learner_rcnn import RCNNDataset
+    lb = np.zeros((60, 1920), np.int32); lb[20:30, 100:110] = 1; lb[40:50, 1900:1910] = 2
+    im = lb.astype(np.float32)
+    t = RCNNDataset([im], [lb], pad='thesis')[0][1]
+    assert t['boxes'].tolist() == [[67., 0., 143., 60.], [1867., 7., 1920., 60.]]     # 33 px, clipped to the image
+    half = RCNNDataset([im[:, :960]], [lb[:, :960]], pad='thesis')
+    assert half.pads == [16] and half[0][1]['boxes'].tolist() == [[84., 4., 126., 46.]]   # 16.5 rounds to even
+    with pytest.raises(ValueError, match="`pad`: expected pixels ≥ 0 or 'thesis'"): RCNNDataset([im], [lb], pad='wide')
+    with pytest.raises(ValueError, match='`pad`'): RCNNDataset([im], [lb], pad=-1)

@@ -15,7 +15,7 @@ from skimage.transform import rescale
 from ..core import normalize_percentile, torch_seeded
 from ..data.overlap import nuclei_certainty, CERTAINTY_PROVENANCE
 from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from
-from ..learner_rcnn import RCNNDataset, rcnn_dls, rcnn_learner, masks_to_targets
+from ..learner_rcnn import RCNNDataset, rcnn_dls, rcnn_learner, masks_to_targets, thesis_pad
 from ..metrics.instance import instance_scores_stack
 from ..models.rcnn import mask_rcnn, umask_rcnn, umask_postprocess, predict_with_boxes
 from .archselect import _fit_or_load
@@ -23,7 +23,7 @@ from .archselect import _fit_or_load
 # %% auto #0
 __all__ = ['MRCNN', 'UMASK', 'MIN_LEARNED', 'MIN_SPREAD', 'SCORES', 'PLAIN', 'certainty_auroc', 'certainty_kde',
            'category_scores', 'aji_table', 'table_74', 'write_results', 'claims', 'kde_figure', 'UMaskCfg',
-           'thesis_pad', 'native_size', 'umaskrcnn_recipe']
+           'native_size', 'umaskrcnn_recipe']
 
 # %% ../../nbs/14p_recipes.umaskrcnn.ipynb #acf21a93
 def certainty_auroc(conf, # predicted certainty per object
@@ -191,11 +191,6 @@ class UMaskCfg(RecipeCfg):
                   theta_uncertain='[0, 1]', theta_dup='[0, 1]', theta_cross='[0, 1]', theta_mask='[0, 1]', n_test='>= 1', detections='>= 1')
 
 # %% ../../nbs/14p_recipes.umaskrcnn.ipynb #0893be89
-def thesis_pad(width:int, # image width (px)
-               pad:int=33, at:int=1920) -> int:
-    "The thesis' box padding (33 px at 1920 px width), scaled to `width`."
-    return int(round(pad * width / at))
-
 @contextmanager
 def native_size(model, shape):
     "Run a torchvision detector at the image's own size (no internal resizing) inside the block."
@@ -227,7 +222,7 @@ def _prepare(cfg):
 
 def _train(run, cfg, data, model_name, seed):
     name = f'{model_name}-seed{seed}'; ck = run.path / 'checkpoints' / f'{name}.pth'
-    pad = cfg.pad if cfg.pad is not None else thesis_pad(data['train']['images'][0].shape[-1])
+    pad = 'thesis' if cfg.pad is None else cfg.pad      # 'thesis': 33 px at 1920 px width, scaled to each image's width
     umask = model_name == UMASK
     def ds(s, n): 
         d = data[s]
