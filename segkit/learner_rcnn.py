@@ -21,8 +21,8 @@ from .models.rcnn import detections_to_labels
 from .learner import make_learner
 
 # %% auto #0
-__all__ = ['masks_to_targets', 'RCNNDataset', 'rcnn_collate', 'rcnn_dls', 'RCNNLoss', 'RCNNCallback', 'LossPart', 'RCNNAJI',
-           'rcnn_learner']
+__all__ = ['masks_to_targets', 'thesis_pad', 'RCNNDataset', 'rcnn_collate', 'rcnn_dls', 'RCNNLoss', 'RCNNCallback', 'LossPart',
+           'RCNNAJI', 'rcnn_learner']
 
 # %% ../nbs/08b_learner_rcnn.ipynb #6386baed
 def masks_to_targets(masks, # (C, H, W) binary object masks (overlaps allowed), or an (H, W) instance label map
@@ -56,6 +56,15 @@ def masks_to_targets(masks, # (C, H, W) binary object masks (overlaps allowed), 
     if bins is not None: t['certainty_bin'] = torch.from_numpy(bins[keep])
     return t
 
+# %% ../nbs/08b_learner_rcnn.ipynb #5e1a7c03
+def thesis_pad(width:int, # the image's width (px)
+               pad:int=33, # the thesis' padding (px) …
+               at:int=1920, # … at this image width (SEM-DS, 1920 × 1200)
+              ) -> int:
+    "The thesis' box padding rule (33 px at 1920 px width, the best of a 0–100 px search, Fig. A.2), scaled to `width`."
+    if width < 1: raise ValueError(f"`width`: expected an image width ≥ 1 px, got {width}")
+    return int(round(pad * width / at))
+
 # %% ../nbs/08b_learner_rcnn.ipynb #d16d21b0
 class RCNNDataset(Dataset):
     "Items `(image (C, H, W) float tensor, target dict)` for (U-)Mask R-CNN from images and instance label maps (or mask stacks), seeded crops/flips."
@@ -66,7 +75,7 @@ class RCNNDataset(Dataset):
                  crop:int|None=None, # random square crops of this side
                  flip:bool=False, # random dihedral flips
                  min_area:int=4, # objects (after cropping) with fewer pixels are dropped
-                 pad:int=0, # box padding in pixels
+                 pad:int|str=0, # box padding in pixels, or 'thesis': 33 px at 1920 px width scaled to each image's width (`thesis_pad`)
                  seed:int=0, # crops, flips and the γ noise
                  epoch_len:int|None=None): # items per epoch (default: the number of images)
         if len(images) != len(labels): raise ValueError(f"`images`/`labels`: {len(images)} images but {len(labels)} label maps")
@@ -74,7 +83,10 @@ class RCNNDataset(Dataset):
         for i, (im, lb) in enumerate(zip(images, labels)):
             if np.shape(im)[-2:] != np.shape(lb)[-2:]: raise ValueError(f"`images[{i}]`: size {np.shape(im)[-2:]} differs from `labels[{i}]` {np.shape(lb)[-2:]}")
         if crop is not None and any(min(np.shape(lb)[-2:]) < crop for lb in labels): raise ValueError(f"`crop`: {crop} is larger than the smallest image")
-        self.images, self.labels, self.min_area, self.pad = images, labels, min_area, pad
+        if isinstance(pad, str) and pad != 'thesis': raise ValueError(f"`pad`: expected pixels ≥ 0 or 'thesis', got {pad!r}")
+        if not isinstance(pad, str) and pad < 0: raise ValueError(f"`pad`: expected pixels ≥ 0 or 'thesis', got {pad}")
+        self.images, self.labels, self.min_area = images, labels, min_area
+        self.pads = [thesis_pad(np.shape(im)[-1]) if pad == 'thesis' else int(pad) for im in images]   # from the full image's width, before cropping
         self.stacks = [np.ndim(lb) == 3 for lb in labels]
         self.bins = None
         if certain is not None:
@@ -101,7 +113,7 @@ class RCNNDataset(Dataset):
         if self.aug is not None:
             a = self.aug.draw(img.shape[-2:])
             img, m = self.aug.apply(img, a), self.aug.apply(m, a)
-        t = masks_to_targets(m, bins, self.min_area, self.pad)
+        t = masks_to_targets(m, bins, self.min_area, self.pads[i])
         return torch.from_numpy(np.ascontiguousarray(img)), t
 
 # %% ../nbs/08b_learner_rcnn.ipynb #41f50e70
