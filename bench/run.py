@@ -5,7 +5,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 warnings.filterwarnings('ignore', category=FutureWarning)
 from harness import BENCHMARKS, run_benchmarks
 import benchmarks  # noqa: F401  (registers them)
-import bench_sweep, bench_fewshot, bench_plantseg, bench_noise, bench_msd, bench_runs, bench_stack, bench_ux, bench_rcnn, bench_im  # noqa: F401  (benchmarks of the method issues)
+import bench_sweep, bench_fewshot, bench_plantseg, bench_noise, bench_msd, bench_runs, bench_stack, bench_ux, bench_rcnn, bench_im, bench_spoco  # noqa: F401  (benchmarks of the method issues)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__)

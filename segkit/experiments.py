@@ -504,7 +504,7 @@ def _recipe_smoke(name, fn):
 
 RECIPES = Registry('recipe', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.demo',
                                         'segkit.recipes.sweep', 'segkit.recipes.fewshot', 'segkit.recipes.spoco', 'segkit.recipes.plantseg', 'segkit.recipes.noise',
-                                        'segkit.recipes.im', 'segkit.recipes.neuboot', 'segkit.recipes.archselect'),
+                                        'segkit.recipes.im', 'segkit.recipes.neuboot', 'segkit.recipes.archselect', 'segkit.recipes.umaskrcnn'),
                    smoke=_recipe_smoke)
 
 def recipe(name:str, # the public name (`segkit run NAME`)
@@ -537,7 +537,7 @@ def _demo_step_smoke(name, fn):
     return True
 
 DEMO_STEPS = Registry('demo step', providers=('segkit.recipes.coheg', 'segkit.recipes.cams', 'segkit.recipes.selfsl', 'segkit.recipes.plantseg', 'segkit.recipes.noise',
-                                        'segkit.recipes.im'), smoke=_demo_step_smoke)
+                                        'segkit.recipes.im', 'segkit.recipes.fewshot'), smoke=_demo_step_smoke)
 
 def register_demo_step(name:str):
     "Decorator: register `fn(run, cfg, ctx) -> list[str]` (markdown lines) as an optional step of the demo tour."

@@ -22,7 +22,7 @@ def no_runs(tmp_path): return not (tmp_path / 'runs').exists() or not any((tmp_p
     ('bs=0', "option 'bs': expected an int ≥ 1, got 0"),
     ('epochs=1.5', "option 'epochs': expected int, got 1.5"),
     ('coheg_rate=1.5', "option 'coheg_rate': expected a float in [0, 1], got 1.5"),
-    ("steps=['nosuchstep']", "unknown value for 'steps' 'nosuchstep' for recipe 'demo'; valid: cam, coheg, im, instances, noise, pretext"),
+    ("steps=['nosuchstep']", "unknown value for 'steps' 'nosuchstep' for recipe 'demo'; valid: cam, coheg, fewshot, im, instances, noise, pretext"),
     ('epoks=3', "unknown option 'epoks' for recipe 'demo'; valid:"),
 ])
 def test_bad_option_values(tmp_path, opt, msg):
@@ -60,7 +60,7 @@ def test_missing_help_is_detected():
 def test_run_recipe_help_lists_options():
     code, out, err = cli('run', 'demo', '--help')
     assert code == 0 and '--resume' in out
-    for s in ('epochs (int ≥ 1)', 'training epochs of the main U-Net', 'default 10; --full: 100', 'choices: cam, coheg, im, instances,', 'noise, pretext',
+    for s in ('epochs (int ≥ 1)', 'training epochs of the main U-Net', 'default 10; --full: 100', 'choices: cam, coheg, fewshot, im,', 'instances, noise, pretext',
               'lr (float > 0)', 'coheg_rate (float in [0, 1])'):
         assert s in out, s
     code, out2, _ = cli('list', 'demo')

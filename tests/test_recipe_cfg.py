@@ -10,7 +10,7 @@ from segkit.experiments import (RECIPES, DEMO_STEPS, RecipeCfg, Run, Report, cfg
                                 parse_options, md_table)
 
 ALL_RECIPES = ['archselect', 'cam-mounds', 'cam-nuclei', 'coheg-ablation', 'coheg-alpha', 'coheg-merge', 'coheg-transfer', 'demo', 'fewshot-cells', 'grid-demo',
-               'im-hybrids', 'im-nuclei', 'neuboot', 'noise-robustness', 'plantseg', 'selfsl-autotune', 'selfsl-bench', 'spoco', 'upgrade', 'upgrade-cost', 'upgrade-mismatch', 'upgrade-predictions']
+               'im-hybrids', 'im-nuclei', 'neuboot', 'noise-robustness', 'plantseg', 'selfsl-autotune', 'selfsl-bench', 'spoco', 'umaskrcnn', 'upgrade', 'upgrade-cost', 'upgrade-mismatch', 'upgrade-predictions']
 
 @dataclass(frozen=True)
 class Toy(RecipeCfg):
@@ -43,7 +43,7 @@ def test_recipe_list_does_not_depend_on_import_order():
     "In a fresh interpreter that imported no recipe module, the registries still list every recipe and demo step."
     code = "from segkit.experiments import RECIPES, DEMO_STEPS; print(','.join(RECIPES.names())); print(','.join(DEMO_STEPS.names()))"
     out = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == [','.join(ALL_RECIPES), 'cam,coheg,im,instances,noise,pretext']
+    assert out == [','.join(ALL_RECIPES), 'cam,coheg,fewshot,im,instances,noise,pretext']
     assert list(list_recipes().index) == ALL_RECIPES
 
 # ---- configs

@@ -41,7 +41,7 @@ def test_cli_run_writes_everything(tmp_path):
     (['run', 'demo', '--set', 'epochs'], '--set: expected key=value'),
     (['run', 'demo', '--set', 'epochs=many'], "option 'epochs': expected int, got 'many'"),
     (['run', 'coheg-ablation', '--set', 'losses=llambda,dice'], "unknown value for 'losses' 'dice' for recipe 'coheg-ablation'; valid: llambda"),
-    (['demo', '--steps', 'coheg,nope'], "unknown value for 'steps' 'nope' for recipe 'demo'; valid: cam, coheg, im, instances, noise, pretext"),
+    (['demo', '--steps', 'coheg,nope'], "unknown value for 'steps' 'nope' for recipe 'demo'; valid: cam, coheg, fewshot, im, instances, noise, pretext"),
     (['run', 'demo', '--source', 'mars'], "unknown source 'mars'; known: cells3d_nuclei, dem, dsb2018_sample"),
     (['run', 'demo', '--resume', 'nowhere'], 'not a segkit run folder'),
     (['explode'], 'choose from: demo, run, list, data, docs'),
