@@ -12,7 +12,7 @@ def test_fewshot_bench_tiny(tmp_path):
     assert e['agree_1e3'] and e['objective_diff'] < 1e-3
     assert e['objective_bfgs'] <= e['objective_logreg'] + 1e-9                    # the refinement never loses on Eq. 4.2
     assert e['design'].startswith('float64') and e['fallback_design'].startswith('float32') and e['fallback_objective_diff'] < 1e-3
-    assert e['bfgs_refine_s'] >= 0 and e['logreg_s'] > 0 and e['logreg_iter'] >= 1
+    assert e['bfgs_refine_s'] >= 0 and e['logreg_s'] >= 0 and e['logreg_iter'] >= 1   # seconds are rounded to 0.01: a fast machine shows 0.0
     assert e['design_mb_k10_float64'] == round(10 * 32 * 32 * 4 * 8 / 2**20, 0)
     saved = json.loads((tmp_path / 'fewshot_fit_4_w32.json').read_text())
     assert saved['extra']['features'] == 4 and not (ROOT / 'nbs/results/fewshot/bench/fewshot_fit_4_w32.json').exists()
