@@ -121,6 +121,7 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE 
                workers:int=None, # run the recipe's steps on a local Ray with this many processes (default: one after another, no Ray)
                address:str=None, # run the recipe's steps on the Ray cluster at 'host:port', 'ray://host:port' or 'auto'
                gpus_per_step:float=None, # GPUs per step on Ray (0.5: two steps share a GPU); needs --workers or --address
+               threads:int=None, # torch CPU threads of a sequential run (default: torch's); equal threads give byte-equal results
               ):
     "Run an experiment recipe and write runs/<recipe>-<timestamp>/."
     from segkit.experiments import run_recipe
@@ -129,7 +130,7 @@ def segkit_run(recipe:Param("recipe name (see `segkit list`; `segkit run RECIPE 
     preset = 'full' if full else 'quick'
     _check_run(recipe, preset, opts, resume)   # before anything is created
     try:
-        with _steps_on(workers, address, gpus_per_step): return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
+        with _threads(threads, workers, address), _steps_on(workers, address, gpus_per_step): return run_recipe(recipe, preset=preset, out=out, resume=resume, **opts)
     except (UnknownName, ValueError, FileNotFoundError) as e:   # data errors found once the run has started
         raise CLIError(f"{_msg(e)} (the run folder is left incomplete; --debug shows the traceback)") from e
 
@@ -139,6 +140,19 @@ def _underscored(a:str) -> str:
     if not a.startswith('--'): return a
     k, eq, v = a.partition('=')
     return k.replace('-', '_').replace('__', '--', 1) + eq + v
+
+@contextmanager
+def _threads(threads:int|None, workers:int|None=None, address:str|None=None):
+    "Inside the block torch uses `--threads` CPU threads (restored after); torch's CPU sums depend on the count, so it is what makes two runs byte-equal."
+    if threads is None: yield; return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise CLIError(f"--threads: expected an int ≥ 1 (torch CPU threads), got {threads!r}")
+    if workers is not None or address is not None:
+        raise CLIError("--threads: only for a sequential run; with --workers/--address each Ray worker runs with cores ÷ workers threads")
+    import torch
+    before = torch.get_num_threads(); torch.set_num_threads(threads)
+    try: yield
+    finally: torch.set_num_threads(before)
 
 @contextmanager
 def _steps_on(workers:int|None, address:str|None, gpus_per_step:float|None):

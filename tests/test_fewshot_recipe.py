@@ -8,7 +8,7 @@ from segkit.recipes.fewshot import FewShotCfg, table_4_2, claims, fewshot_data, 
 def test_presets():
     q, f = cfg_from(FewShotCfg, 'quick'), cfg_from(FewShotCfg, 'full')
     assert f.depths == (25, 50, 100) and f.shots == (1, 5, 10) and f.supports * f.seeds == 50
-    assert q.shots == (1, 5) and q.sources == ('hgsc_nuclei', 'nuclei') and len(q.depths) == 2   # two depths: Fig. 4.3's feature-count axis
+    assert q.shots == (1, 5, 10) and q.sources == ('hgsc_nuclei', 'nuclei') and len(q.depths) == 2   # two depths: Fig. 4.3's feature-count axis
     assert q.epochs > 3 * q.patience                      # a cap early stopping can hit first (the upper bound is trained, not truncated)
     with pytest.raises(ValueError, match='lizard'): cfg_from(FewShotCfg, overrides=dict(sources=('lizard',)))
     RECIPES.check('fewshot-cells')

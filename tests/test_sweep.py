@@ -33,6 +33,8 @@ def test_sequential_never_imports_ray(tmp_path, root):
     (['--gpus-per-step', '0.5'], "--gpus-per-step: needs --workers or --address"),
     (['--workers', '2', '--gpus-per-step', '1.5'], "--gpus-per-step: expected a fraction in (0, 1] or a whole number of GPUs, got 1.5"),
     (['--address', '127.0.0.1:1'], "--address: no Ray cluster answers at 127.0.0.1:1 within 10 s"),
+    (['--threads', '0'], "segkit run: --threads: expected an int ≥ 1 (torch CPU threads), got 0"),
+    (['--workers', '2', '--threads', '1'], "--threads: only for a sequential run; with --workers/--address each Ray worker runs with cores ÷ workers threads"),
 ])
 def test_cli_bad_parallel_options(tmp_path, capsys, args, msg):
     "One line, exit code 2, and no run folder."

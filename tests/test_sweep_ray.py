@@ -44,6 +44,11 @@ def test_workers_same_run_folder_as_sequential(ray2, tmp_path, capsys):
     rep = lambda r: (r / 'report.md').read_text().replace(r.name, 'RUN')
     assert rep(ra) == rep(rb)
     assert json.loads((rb / 'status.json').read_text())['state'] == 'complete'
+    c = tmp_path / 'threads'   # the same from the command line: `--threads K` (the whole run at K threads; config.json records K)
+    assert main(['run', 'grid-demo', '--device', 'cpu', '--set', TINY, '--out', str(c), '--threads', str(K)]) == 0
+    rc = _folder(c)
+    assert (rc / 'metrics.csv').read_text() == (rb / 'metrics.csv').read_text() and steps(rc) == steps(rb)
+    assert json.loads((rc / 'config.json').read_text())['env']['threads'] == K
 
 def test_steps_run_in_worker_processes_with_their_share_of_threads(ray2):
     import os

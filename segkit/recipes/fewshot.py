@@ -30,12 +30,12 @@ __all__ = ['UB_LEARNED', 'MARGIN_UB', 'FewShotCfg', 'fewshot_data', 'extractor_s
 class FewShotCfg(RecipeCfg):
     "`fewshot-cells`: K-shot segmentation of each class from the extractors of the others (defaults: the quick preset)."
     sources: tuple[str, ...] = ('hgsc_nuclei', 'nuclei') # data: each class of each source is a target in turn
-    depths: tuple[int, ...] = (3, 5) # MSD depths of the extractors (thesis: 25, 50, 100); two give Fig. 4.3's feature-count axis
-    shots: tuple[int, ...] = (1, 5) # K (thesis: 1, 5, 10)
+    depths: tuple[int, ...] = (5, 10) # MSD depths of the extractors (thesis: 25, 50, 100); two give Fig. 4.3's feature-count axis
+    shots: tuple[int, ...] = (1, 5, 10) # K (thesis: 1, 5, 10)
     supports: int = 5 # support draws per (target, K, extractor seed) (thesis: 10)
     seeds: int = 1 # extractor seeds (thesis: 5)
-    epochs: int = 30 # the most extractor epochs: a cap that early stopping should hit first (`early_stopped` is reported)
-    patience: int = 3 # early stopping patience (thesis: 10)
+    epochs: int = 100 # the most extractor epochs: a cap that early stopping should hit first (`early_stopped` is reported)
+    patience: int = 5 # early stopping patience (thesis: 10)
     lr: float = 3e-3 # Adam learning rate of the extractors
     bs: int = 4 # extractor batch size
     crop: int|None = 96 # random extractor training crops (None: whole windows)
