@@ -120,7 +120,7 @@ def claims(df:pd.DataFrame, # per-image rows: preset, image, method, beta and `S
 @dataclass(frozen=True)
 class PlantSegCfg(RecipeCfg):
     "`plantseg`: boundary U-Net + partitions vs DT-WS, Scherr U-Net, β sweep, claims (defaults: quick preset)."
-    epochs: int = 6 # training epochs of each network
+    epochs: int = 20 # training epochs of each network
     lr: float = 3e-3 # one-cycle maximum learning rate
     bs: int = 8 # batch size
     crop: int = 128 # random training crops
