@@ -364,7 +364,7 @@ BENCH_RESULT_FILES = ('representation.csv', 'cka.csv', 'pretext_log.csv')   # sm
 def save_bench_results(run_folder, # a selfsl-bench run folder (complete or interrupted after its CKA step)
                        dest, # e.g. nbs/results/selfsl-bench
                       ) -> dict:
-    "Copy a bench run's representation results (and neighbour figures, as JPEG) into `dest` to commit them, with `run.json`: its config, state and finished steps."
+    "Copy a bench run's representation results (and the neighbour and downstream-curve figures, as JPEG) into `dest` to commit them, with `run.json`: its config, state and finished steps."
     import shutil
     from pathlib import Path
     src, dest = Path(run_folder), Path(dest)
@@ -379,7 +379,7 @@ def save_bench_results(run_folder, # a selfsl-bench run folder (complete or inte
     if info['results_csv']: shutil.copy(src / 'results.csv', dest / 'results.csv')
     shutil.copy(src / 'steps' / 'reference.json', dest / 'reference.json')   # the supervised reference's scores (ψ_IQC normaliser)
     from PIL import Image as PILImage
-    for f in (src / 'figures').glob('neighbours-*.png'): PILImage.open(f).convert('RGB').save(dest / f'{f.stem}.jpg', quality=80)   # small enough to commit
+    for f in [*(src / 'figures').glob('neighbours-*.png'), *(src / 'figures').glob('curves.png')]: PILImage.open(f).convert('RGB').save(dest / f'{f.stem}.jpg', quality=80)   # small enough to commit
     return info
 
 
