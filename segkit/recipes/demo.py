@@ -36,7 +36,7 @@ class DemoCfg(RecipeCfg):
     epoch_len: int = 160 # crops per epoch
     n: int = 64 # synthetic sources only: number of images
     size: int = 64 # synthetic sources only: image side
-    steps: tuple[str, ...] = ('coheg', 'cam', 'pretext') # demo steps run after the main model (`DEMO_STEPS`)
+    steps: tuple[str, ...] = ('coheg', 'cam', 'pretext', 'fewshot', 'instances', 'noise') # demo steps run after the main model (`DEMO_STEPS`)
     coheg_rate: float = 0.5 # `coheg` step: fraction of training images whose labels are dropped
     cam: dict = field(default_factory=dict) # `cam` step: overrides of `DEMO_CAM`
     pretext: dict = field(default_factory=dict) # `pretext` step: overrides of `DEMO_PRETEXT`

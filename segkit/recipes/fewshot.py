@@ -376,7 +376,7 @@ def _demo_extractor(run:Run, data:dict, c:int, depth:int, epochs:int, epoch_len:
 
 @register_demo_step('fewshot')
 def demo_fewshot_step(run:Run, cfg, ctx:dict) -> list:
-    "Demo step (not in the default tour): a 5-shot perceptron for `hgsc_nuclei` inflammatory nuclei on two small MSD extractors of the other types."
+    "Demo step (in the default tour): a 5-shot perceptron for `hgsc_nuclei` inflammatory nuclei on two small MSD extractors of the other types."
     t0 = time.perf_counter()
     df = fewshot_demo(run, seed=cfg['seed'], device=cfg['device'])
     d = df.set_index('method')['dice']
