@@ -211,6 +211,32 @@ class Run:
         tmp = f.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=2, default=float)); tmp.replace(f)
         return res
 
+    def fit_or_load(self, name:str, # the step is `train-{name}`
+                    learn, # a fastai `Learner` (its `model` is what comes back)
+                    epochs:int, lr:float, # `learn.fit(epochs, lr)`
+                    ck:Path|None=None, # the weights file; None: `checkpoints/{name}.pth`
+                   ):
+        "Train `learn` once per run as the resumable step `train-{name}` (weights to `ck`; result: seconds, validation loss and metrics per epoch), or load `ck` when that step finished; the model."
+        ck = Path(ck) if ck is not None else self.path / 'checkpoints' / f'{name}.pth'
+        step = f'train-{name}'
+        if self.done(step) and ck.exists():
+            from segkit.learner import CheckpointError
+            try: learn.model.load_state_dict(torch.load(ck, map_location=next(learn.model.parameters()).device))
+            except Exception as e: raise CheckpointError(f"checkpoint {ck} of step {step} cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
+                                                        f"delete it to train again") from None
+            return learn.model
+        (self.path / 'steps' / f'{step}.json').unlink(missing_ok=True)   # a finished step without weights trains again
+        def fit():
+            t0 = time.time()
+            with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
+            ck.parent.mkdir(parents=True, exist_ok=True); torch.save(learn.model.state_dict(), ck)
+            names = list(getattr(learn.recorder, 'metric_names', ()))[3:-1]   # fastai: epoch, train_loss, valid_loss, *metrics, time
+            vals = [list(r) for r in learn.recorder.values]
+            return dict(seconds=time.time() - t0, valid_loss=[float(r[1]) for r in vals],
+                        **({'valid_metrics': {n: [float(r[i + 2]) for r in vals] for i, n in enumerate(names)}} if names else {}))
+        self.step(step, fit)
+        return learn.model
+
     def save_fig(self, fig, name:str) -> Path:
         "Save a matplotlib figure as `figures/<name>.png` and close it."
         import matplotlib.pyplot as plt

@@ -23,7 +23,7 @@ from ..core import torch_seeded
 
 # %% auto #0
 __all__ = ['UNET', 'MRCNN', 'DELTA_GROWS', 'bin_items', 'rcnn_stack', 'safe_table', 'claims', 'ArchSelectCfg',
-           'archselect_recipe']
+           'fit_distance_unet', 'unet_instances', 'archselect_recipe']
 
 # %% ../../nbs/14o_recipes.archselect.ipynb #978ad995
 UNET, MRCNN = 'unet', 'mask_rcnn'
@@ -99,6 +99,27 @@ class ArchSelectCfg(RecipeCfg):
     RANGES = dict(n_bins='>= 1', bins='>= 1', seeds='>= 1', size='>= 8', n_scenes='>= 0', n_objects='>= 1',
                   epochs='>= 1', rcnn_epochs='>= 1', unet_lr='> 0', rcnn_lr='> 0', n_boot='>= 100')
 
+# %% ../../nbs/14o_recipes.archselect.ipynb #a7c3e5d1
+def fit_distance_unet(run:Run, # the run folder: the training is its resumable step `train-{name}`
+                      name:str, # weights in `checkpoints/{name}.pth`
+                      train, # (images, instance label maps) of the training split
+                      valid, # the same for validation (whole images)
+                      epochs:int, lr:float, # Adam (thesis U-Net lr 0.002)
+                      depth:int=3, base:int=16, # U-Net depth and maps of the first level
+                      bs:int=4, crop:int=64, epoch_len:int|None=64, # batch size, random training crop side, crops per epoch
+                      seed:int=0, device=None) -> torch.nn.Module:
+    "ArchSelect's Scherr distance U-Net (`distance_learner`, Smooth-L1 on cell/neighbour distances), trained once per run or loaded (`Run.fit_or_load`)."
+    dls = map_dls(train, valid, 'distances', bs=bs, crop=crop, epoch_len=epoch_len, valid_crop=None, seed=seed, device=device)
+    learn = distance_learner(dls, depth=depth, base=base, seed=seed)
+    return run.fit_or_load(name, learn, epochs, lr)
+
+def unet_instances(unet:torch.nn.Module, # a `fit_distance_unet` network
+                   im:np.ndarray, # one (H, W) image
+                  ) -> np.ndarray:
+    "The U-Net's instance label map of `im`: raw distance maps (whole image) → `scherr_postprocess` (how ArchSelect scores the U-Net)."
+    return scherr_postprocess(predict_maps(unet, [im], None)[0])
+
+
 # %% ../../nbs/14o_recipes.archselect.ipynb #428448f8
 def _split_bins(ds, cfg):
     "Per split: item ids, their stacks, ψ_GOC, ψ_OFC and bin."
@@ -114,33 +135,19 @@ def _pick(sp, b):
     k = np.flatnonzero(sp['bin'] == b)
     return [sp['images'][j] for j in k], [sp['stacks'][j] for j in k], k
 
-def _fit_or_load(run, name, ck, learn, epochs, lr):
-    "The resumable step `train-{name}`: fit and save to `ck`, or (step done) load `ck`; the trained model."
-    if run.done(f'train-{name}') and ck.exists():
-        learn.model.load_state_dict(torch.load(ck, map_location=next(learn.model.parameters()).device)); return learn.model
-    def fit():
-        t0 = time.time()
-        with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
-        torch.save(learn.model.state_dict(), ck)
-        return dict(seconds=time.time() - t0, valid_loss=[float(r[1]) for r in learn.recorder.values])
-    run.step(f'train-{name}', fit)
-    return learn.model
-
 def _train_unet(run, cfg, data, b, seed):
-    name = f'unet-bin{b}-seed{seed}'; ck = run.path / 'checkpoints' / f'{name}.pth'
+    name = f'unet-bin{b}-seed{seed}'
     (ti, ts, _), (vi, vs, _) = _pick(data['train'], b), _pick(data['valid'], b)
-    dls = map_dls((ti, [stack_to_labels(x) for x in ts]), (vi, [stack_to_labels(x) for x in vs]), 'distances', bs=cfg.bs,
-                  crop=cfg.size, epoch_len=cfg.epoch_len, valid_crop=None, seed=seed, device=cfg.device)
-    learn = distance_learner(dls, depth=cfg.depth, base=cfg.base, seed=seed)
-    return _fit_or_load(run, name, ck, learn, cfg.epochs, cfg.unet_lr)
+    return fit_distance_unet(run, name, (ti, [stack_to_labels(x) for x in ts]), (vi, [stack_to_labels(x) for x in vs]), cfg.epochs,
+                             cfg.unet_lr, depth=cfg.depth, base=cfg.base, bs=cfg.bs, crop=cfg.size, epoch_len=cfg.epoch_len, seed=seed, device=cfg.device)
 
 def _train_rcnn(run, cfg, data, b, seed):
-    name = f'mrcnn-bin{b}-seed{seed}'; ck = run.path / 'checkpoints' / f'{name}.pth'
+    name = f'mrcnn-bin{b}-seed{seed}'
     (ti, ts, _), (vi, vs, _) = _pick(data['train'], b), _pick(data['valid'], b)
     dls = rcnn_dls(RCNNDataset(ti, ts, seed=seed), RCNNDataset(vi, vs, seed=seed), bs=cfg.bs, seed=seed, device=cfg.device)
     with torch_seeded(seed): model = mask_rcnn(backbone='tiny', size=cfg.size, detections=50)
     learn = rcnn_learner(dls, model, aji_every=None, seed=seed, lr=cfg.rcnn_lr)
-    return _fit_or_load(run, name, ck, learn, cfg.rcnn_epochs, cfg.rcnn_lr)
+    return run.fit_or_load(name, learn, cfg.rcnn_epochs, cfg.rcnn_lr)
 
 def _score(unet, rcnn, data, b, seed, cfg) -> list:
     "Per test sample of bin `b`: AJI⁺ of both models against the mask stack."
@@ -149,7 +156,7 @@ def _score(unet, rcnn, data, b, seed, cfg) -> list:
     dev = next(rcnn.parameters()).device
     rcnn.eval()
     for im, st, j in zip(ims, sts, k):
-        lab = scherr_postprocess(predict_maps(unet, [im], None)[0])
+        lab = unet_instances(unet, im)
         with torch.no_grad(): det = rcnn([torch.as_tensor(im, dtype=torch.float32)[None].to(dev)])[0]
         common = dict(bin=int(b), seed=int(seed), item=int(data['test']['idx'][j]), psi_goc=float(data['test']['goc'][j]),
                       psi_ofc=float(data['test']['ofc'][j]), n_objects=len(st))

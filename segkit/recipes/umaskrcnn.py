@@ -18,12 +18,13 @@ from ..experiments import RecipeCfg, Run, Report, recipe, cfg_from
 from ..learner_rcnn import RCNNDataset, rcnn_dls, rcnn_learner, masks_to_targets, thesis_pad
 from ..metrics.instance import instance_scores_stack
 from ..models.rcnn import mask_rcnn, umask_rcnn, umask_postprocess, predict_with_boxes
-from .archselect import _fit_or_load
+from .archselect import fit_distance_unet, unet_instances
+
 
 # %% auto #0
-__all__ = ['MRCNN', 'UMASK', 'MIN_LEARNED', 'MIN_SPREAD', 'SCORES', 'PLAIN', 'certainty_auroc', 'certainty_kde',
-           'category_scores', 'aji_table', 'table_74', 'write_results', 'claims', 'kde_figure', 'UMaskCfg',
-           'native_size', 'umaskrcnn_recipe']
+__all__ = ['MRCNN', 'UMASK', 'UNET', 'UNET_VARIANT', 'MIN_LEARNED', 'MIN_SPREAD', 'SCORES', 'PLAIN', 'certainty_auroc',
+           'certainty_kde', 'category_scores', 'aji_table', 'table_74', 'write_results', 'claims', 'kde_figure',
+           'UMaskCfg', 'native_size', 'umaskrcnn_recipe']
 
 # %% ../../nbs/14p_recipes.umaskrcnn.ipynb #acf21a93
 def certainty_auroc(conf, # predicted certainty per object
@@ -79,7 +80,8 @@ def category_scores(gt, # (H, W) instance label map
     return out
 
 # %% ../../nbs/14p_recipes.umaskrcnn.ipynb #92068a2b
-MRCNN, UMASK = 'mask_rcnn', 'umask_rcnn'
+MRCNN, UMASK, UNET = 'mask_rcnn', 'umask_rcnn', 'unet'
+UNET_VARIANT = 'scherr-oracle'   # the U-Net has no certainty head: its objects take the category of the true object they overlap most
 MIN_LEARNED = 0.05   # a detector whose combined AJI⁺ (plain post-processing) stays below this did not learn
 MIN_SPREAD = 1e-3    # a certainty head whose confidences have a smaller std did not learn (constant output)
 SCORES = ('aji_plus', 'aji', 'panoptic_quality', 'f1')
@@ -130,16 +132,19 @@ def claims(table:pd.DataFrame, # `aji_table` output: index (model, variant, spli
     a = table['aji_plus_mean']
     def get(m, v, s): return float(a.get((m, v, s), np.nan))
     learned = {m: get(m, 'plain-oracle', 'combined') >= MIN_LEARNED for m in (MRCNN, UMASK)}
+    learned[UNET] = get(UNET, UNET_VARIANT, 'combined') >= MIN_LEARNED
     head = spread >= MIN_SPREAD
     cert, unc, comb = (get(UMASK, variant, s) for s in ('certain', 'uncertain', 'combined'))
     mode = lambda col: float(kde.x[kde[col].idxmax()]) if kde[col].notna().any() else np.nan
     d_mode = mode('certain') - mode('uncertain')
     gap = get(UMASK, 'plain-oracle', 'combined') - get(MRCNN, 'plain-oracle', 'combined')
+    vs_unet = get(UMASK, 'plain-oracle', 'combined') - get(UNET, UNET_VARIANT, 'combined')   # NaN when the table has no U-Net row
     rows = [('U-Mask confidence separates certain from uncertain objects (AUROC, GT boxes; design ≥ 0.75)', auroc, '≥ 0.75', auroc >= 0.75, head),
             ('certainty KDE: the certain objects peak above the uncertain ones (mode difference; thesis near 1 vs near 0)', d_mode, '> 0', d_mode > 0, head),
             ('AJI⁺ certain only − uncertain only (U-Mask, θ post-processing; thesis 81 − 23)', cert - unc, '≥ 0.10', cert - unc >= 0.10, learned[UMASK] and head),
             ('|AJI⁺ combined − certain only| (U-Mask, θ post-processing; thesis 81 = 81)', abs(comb - cert), '≤ 0.05', abs(comb - cert) <= 0.05, learned[UMASK] and head),
-            ('the certainty head does not hurt detection (|AJI⁺ U-Mask − Mask R-CNN|, combined, plain post-processing)', abs(gap), '≤ 0.02', abs(gap) <= 0.02, learned[UMASK] and learned[MRCNN])]
+            ('the certainty head does not hurt detection (|AJI⁺ U-Mask − Mask R-CNN|, combined, plain post-processing)', abs(gap), '≤ 0.02', abs(gap) <= 0.02, learned[UMASK] and learned[MRCNN]),
+            ('U-Mask R-CNN beats the Scherr U-Net (AJI⁺ U-Mask − U-Net, combined, plain post-processing; thesis low mag 81 vs 55, Fig. 7.8)', vs_unet, '> 0', vs_unet > 0, learned[UMASK] and learned[UNET])]
     out = pd.DataFrame(rows, columns=['claim', 'value', 'threshold', 'ok', 'assessable'])
     out['verdict'] = np.where(out.ok, 'reproduced', 'not reproduced')
     if preset == 'quick': out['verdict'] = 'trend not assessed (quick)'
@@ -183,12 +188,19 @@ class UMaskCfg(RecipeCfg):
     theta_dup: float = 0.70 # θ_∩
     theta_cross: float = 0.49 # θ_η
     theta_mask: float = 0.41 # θ_Σ
+    unet_epochs: int = 10 # Scherr distance U-Net epochs (archselect's `fit_distance_unet`; 0: no U-Net row)
+    unet_epoch_len: int = 64 # U-Net training crops (of `crop`²) per epoch
+    unet_lr: float = 2e-3 # U-Net Adam lr (thesis A.7.2: 0.005 for its ResNet-50 U-Net)
+    unet_depth: int = 3 # U-Net depth
+    unet_base: int = 16 # U-Net maps of the first level
     n_test: int|None = None # test images scored (None: all)
     detections: int = 300 # detections kept per image
-    FULL = dict(scale=1.0, seeds=4, backbone='resnet50_fpn', crop=512, epochs=60, epoch_len=400, lr=1e-4, bs=2)
+    FULL = dict(scale=1.0, seeds=4, backbone='resnet50_fpn', crop=512, epochs=60, epoch_len=400, lr=1e-4, bs=2,
+                unet_epochs=100, unet_epoch_len=400, unet_lr=5e-3, unet_depth=4, unet_base=32)
     CHOICES = dict(backbone=('tiny', 'resnet18', 'resnet34', 'resnet50_fpn'), binning=('equal', 'thesis'))
     RANGES = dict(scale='> 0', seeds='>= 1', crop='>= 32', k='>= 2', sigma='>= 0', xi='> 0', pad='>= 0', theta_certain='[0, 1]',
-                  theta_uncertain='[0, 1]', theta_dup='[0, 1]', theta_cross='[0, 1]', theta_mask='[0, 1]', n_test='>= 1', detections='>= 1')
+                  theta_uncertain='[0, 1]', theta_dup='[0, 1]', theta_cross='[0, 1]', theta_mask='[0, 1]', n_test='>= 1', detections='>= 1',
+                  unet_epochs='>= 0', unet_epoch_len='>= 1', unet_lr='> 0', unet_depth='>= 1', unet_base='>= 1')
 
 # %% ../../nbs/14p_recipes.umaskrcnn.ipynb #0893be89
 @contextmanager
@@ -221,7 +233,7 @@ def _prepare(cfg):
     return out
 
 def _train(run, cfg, data, model_name, seed):
-    name = f'{model_name}-seed{seed}'; ck = run.path / 'checkpoints' / f'{name}.pth'
+    name = f'{model_name}-seed{seed}'
     pad = 'thesis' if cfg.pad is None else cfg.pad      # 'thesis': 33 px at 1920 px width, scaled to each image's width
     umask = model_name == UMASK
     def ds(s, n): 
@@ -232,7 +244,13 @@ def _train(run, cfg, data, model_name, seed):
     kw = dict(backbone=cfg.backbone, size=cfg.crop, detections=cfg.detections)
     with torch_seeded(seed): model = umask_rcnn(k=cfg.k, xi=cfg.xi, **kw) if umask else mask_rcnn(**kw)
     learn = rcnn_learner(dls, model, aji_every=None, seed=seed, lr=cfg.lr)
-    return _fit_or_load(run, name, ck, learn, cfg.epochs, cfg.lr)
+    return run.fit_or_load(name, learn, cfg.epochs, cfg.lr)
+
+def _train_unet(run, cfg, data, seed):
+    "ArchSelect's Scherr distance U-Net on the same images and label maps (a resumable step `train-unet-seed{seed}`)."
+    d, v = data['train'], data['valid']
+    return fit_distance_unet(run, f'{UNET}-seed{seed}', (d['images'], d['labels']), (v['images'], v['labels']), cfg.unet_epochs, cfg.unet_lr,
+                             depth=cfg.unet_depth, base=cfg.unet_base, bs=cfg.bs, crop=cfg.crop, epoch_len=cfg.unet_epoch_len, seed=seed, device=cfg.device)
 
 # %% ../../nbs/14p_recipes.umaskrcnn.ipynb #5aef6ba9
 def _theta(cfg): return dict(theta_certain=cfg.theta_certain, theta_uncertain=cfg.theta_uncertain, theta_dup=cfg.theta_dup,
@@ -245,6 +263,14 @@ def _score(models, cfg, data, seed) -> dict:
     pad = cfg.pad if cfg.pad is not None else thesis_pad(d['images'][0].shape[-1])
     for name, model in models.items():
         model.eval(); dev = next(model.parameters()).device
+        if name == UNET:                                 # no certainty head: categories from the ground truth
+            for j, (im, lb, tag) in enumerate(zip(d['images'], d['labels'], d['certain'])):
+                lab = unet_instances(model, im); ids = np.unique(lab[lab > 0])
+                for cat, s in category_scores(lb, tag, lab[None] == ids[:, None, None]).items():
+                    n = int({'certain': tag.sum(), 'uncertain': (~tag).sum()}.get(cat, len(tag)))
+                    rows.append(dict(model=name, variant=UNET_VARIANT, split=cat, seed=seed, image=int(d['idx'][j]), n_objects=n,
+                                     **{k: float(s[k]) for k in SCORES}))
+            continue
         for j, (im, lb, tag, why) in enumerate(zip(d['images'], d['labels'], d['certain'], d['reason'])):
             x = torch.as_tensor(im, dtype=torch.float32)[None].to(dev)
             with torch.no_grad(), native_size(model, im.shape): det = {k: v.cpu() for k, v in model([x])[0].items()}
@@ -277,6 +303,7 @@ def umaskrcnn_recipe(run:Run, cfg:UMaskCfg):
     rows, objs = [], []
     for s in range(cfg.seed, cfg.seed + cfg.seeds):
         models = {m: _train(run, cfg, data, m, s) for m in (MRCNN, UMASK)}
+        if cfg.unet_epochs: models[UNET] = _train_unet(run, cfg, data, s)
         r = run.step(f'score-seed{s}', _score, models, cfg, data, s)
         rows += r['rows']; objs.append(pd.DataFrame(r['objects']))
     res = write_results(run.path, pd.DataFrame(rows), pd.concat(objs, ignore_index=True), 'theta', cfg.preset)
@@ -284,17 +311,18 @@ def umaskrcnn_recipe(run:Run, cfg:UMaskCfg):
     tab = res['table']
     run.write_metrics(pd.DataFrame([dict(split=f'{v}/{c}', metric=f'{m}_aji_plus', value=tab.loc[(m, v, c), 'aji_plus_mean'])
                                     for (m, v, c) in tab.index] + [dict(split='test', metric='umask_certainty_auroc', value=res['auroc'].auroc.iloc[0])]))
-    steps = [run.step(f'train-{m}-seed{s}', lambda: {}) for s in range(cfg.seed, cfg.seed + cfg.seeds) for m in (MRCNN, UMASK)]
+    steps = [run.step(f'train-{m}-seed{s}', lambda: {}) for s in range(cfg.seed, cfg.seed + cfg.seeds) for m in (MRCNN, UMASK) + ((UNET,) if cfg.unet_epochs else ())]
     d = data['train']
     n_obj = sum(len(t) for t in d['certain']); n_unc = sum(int((~t).sum()) for t in d['certain'])
     rep = Report(run).h1(f"U-Mask R-CNN on `nuclei_certainty` (preset {cfg.preset})")
     rep.p(f"Data: {CERTAINTY_PROVENANCE}. Images rescaled ×{cfg.scale}; train {len(d['images'])} images ({n_obj} nuclei, {n_unc} uncertain), ",
           f"test {len(data['test']['images'])} images. Models: {cfg.backbone} Mask R-CNN and U-Mask R-CNN (k = {cfg.k}, σ = {cfg.sigma}, ξ = {cfg.xi}), ",
-          f"{cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}², AdamW {cfg.lr}, {cfg.seeds} seed(s); training minutes ",
+          f"{cfg.epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}², AdamW {cfg.lr}; Scherr distance U-Net (depth {cfg.unet_depth}, {cfg.unet_base} maps) ",
+          f"{cfg.unet_epochs} epochs × {cfg.unet_epoch_len} crops, Adam {cfg.unet_lr}; {cfg.seeds} seed(s); training minutes (Mask R-CNN, U-Mask, U-Net) ",
           ', '.join(f"{x.get('seconds', float('nan')) / 60:.1f}" for x in steps), f". Total {(time.time() - t_start) / 60:.1f} min.")
     if cfg.preset == 'quick': rep.note("Quick preset: tiny networks, one seed, few epochs — an honest pipeline check; trend not assessed (quick).")
     rep.h2("Claims").table(res['claims'].set_index('claim'), '{:.3f}')
-    rep.h2("Table 7.4 layout (AJI⁺ per object category; variant: plain = score/mask 0.5, theta = θ post-processing; -oracle = categories from the ground truth)").table(res['table_7_4'])
+    rep.h2("Table 7.4 layout (AJI⁺ per object category; variant: plain = score/mask 0.5, theta = θ post-processing; -oracle = categories from the ground truth; the U-Net has no certainty head, so its row is always split by the ground truth)").table(res['table_7_4'])
     rep.h2("Certainty on ground-truth boxes (AUROC, accuracy of the argmax and 0.5 rules)").table(res['auroc'].set_index('pair'), '{:.3f}')
     rep.figure('certainty_kde', 'KDE of the predicted certainty per true category (Fig. 7.10)')
     return rep.write()
