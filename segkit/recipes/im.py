@@ -169,7 +169,7 @@ def claims(gens:pd.DataFrame, bases:pd.DataFrame, noise:float, quick:bool=False)
         for h in hyb:
             v = _mean(gens, strategy=h, generation=G)
             gap = (v - b['ldt']) / (b['fdt'] - b['ldt']) if b['fdt'] != b['ldt'] else float('nan')
-            add(f'{h} ≥ IM at the last generation', v >= im_last - noise, f"{h} {v:.3f} vs IM {im_last:.3f}; gap closure (h − LDT)/(FDT − LDT) = {gap:.2f}")
+            add(f'{h} ≥ IM at the last generation', cmp(v, im_last), f"{h} {v:.3f} vs IM {im_last:.3f}; gap closure (h − LDT)/(FDT − LDT) = {gap:.2f}")
     else: add('hybrids ≥ IM', None, 'needs im and a hybrid (im-hybrids)', False)
     if 'cl' in strat:
         r = gens[gens.strategy == 'cl'].iloc[0]
