@@ -373,8 +373,8 @@ def cost_claims(t:pd.DataFrame, perturbation:str) -> list[str]:
     else: u5 = f"U5 (upgraded Dice against HQ size, Fig. 3.4): not assessed ({len(fw)} `mix_hq` point(s); the full preset has three)"
     if fw.empty or hq.empty: return ["U7 (cost): not assessed (needs HQ-only and framework points)", u5]
     if hq.test_dice.max() < UNLEARNED:   # the reference curve itself did not learn: any comparison with it is noise
-        return [u5, f"U7 {perturbation}: not assessed (the HQ-only segmenters did not learn in this run: best test Dice {hq.test_dice.max():.3f} < {UNLEARNED}; "
-                f"framework {', '.join(f'{d:.3f}' for d in fw.test_dice)}, LQ only {', '.join(f'{d:.3f}' for d in t[t.regime == 'lq'].test_dice)})"]
+        return [f"U7 {perturbation}: not assessed (the HQ-only segmenters did not learn in this run: best test Dice {hq.test_dice.max():.3f} < {UNLEARNED}; "
+                f"framework {', '.join(f'{d:.3f}' for d in fw.test_dice)}, LQ only {', '.join(f'{d:.3f}' for d in t[t.regime == 'lq'].test_dice)})", u5]
     out = []
     for _, r in fw.iterrows():
         reach = hq[hq.test_dice >= r.test_dice - 0.01]
