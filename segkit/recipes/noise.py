@@ -433,7 +433,7 @@ class PredictionsCfg(UNetTrainCfg):
     pipeline: str = 'case_study' # u_θ's online perturbation
     n_hq: int = 3 # HQ training images (thesis: 10)
     n_lq: int|None = 8 # images whose predictions are upgraded (None: all other training images)
-    seg_epochs: int = 2 # epochs of the weak segmenter
+    seg_epochs: int = 4 # epochs of the weak segmenter (trained on 2 of the HQ images; 2 epochs left its masks nearly empty)
     up_epochs: int = 8 # upgrade-network epochs
     FULL = dict(n_hq=10, n_lq=None, seg_epochs=20, up_epochs=50, lr=1e-5, **UNET_FULL)
     CHOICES = dict(pipeline=tuple(PRESETS.names()))
