@@ -31,8 +31,8 @@ class IMCfg(RecipeCfg):
     split: str = 'shipped' # 'shipped' (test cell lines unseen in training) or 'stratified' (by cell line)
     ld_rate: float = 0.1 # labelled fraction of the training images
     downscale: int = 2 # image reduction factor (quick: 2, so inference on 27 ULD images fits a 2-core CPU; full: 1)
-    strategies: tuple[str, ...] = ('me', 'im') # pseudo-label strategies (`PSEUDO_STRATEGIES`, not the baselines)
-    ks: tuple[int, ...] = (2,) # teacher-ensemble sizes n for `im` and `me` (paper: 2, 3, 4); other strategies use the first
+    strategies: tuple[str, ...] = ('me', 'im', 'ie', 'evalnet', 'cl') # pseudo-label strategies (`PSEUDO_STRATEGIES`, not the baselines)
+    ks: tuple[int, ...] = (2, 3) # teacher-ensemble sizes n for `im` and `me` (paper: 2, 3, 4); other strategies use the first
     runs: int = 1 # repeats (seeds seed, seed+1000, …)
     generations: int = 2
     students: int = 2 # students per generation
@@ -64,6 +64,7 @@ class IMCfg(RecipeCfg):
 class HybridCfg(IMCfg):
     "Options of `im-hybrids` (defaults: quick preset)."
     strategies: tuple[str, ...] = ('im', 'im+', 'im++', 'aim+', 'aim++', 'gt_im++')
+    ks: tuple[int, ...] = (2,) # one ensemble size: the hybrids are compared with IM at n = 2
 
 def gen_config(cfg:IMCfg, seed:int, k:int) -> GenConfig:
     "The `GenConfig` of one run of a recipe config."
