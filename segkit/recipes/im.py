@@ -35,8 +35,8 @@ class IMCfg(RecipeCfg):
     ks: tuple[int, ...] = (2, 3) # teacher-ensemble sizes n for `im` and `me` (paper: 2, 3, 4); other strategies use the first
     runs: int = 1 # repeats (seeds seed, seed+1000, …)
     generations: int = 2
-    students: int = 2 # students per generation
-    n_base: int = 2 # LDT / ALDT / FDT models per run
+    students: int = 3 # students per generation (≥ the largest n in `ks`)
+    n_base: int = 3 # LDT / ALDT / FDT models per run (≥ the largest n in `ks`)
     epochs: int = 6 # 3 × 48 crops left one LDT teacher nearly empty and the binary pair filter dropped every IM pair; 6 × 64 keeps pairs
     epoch_len: int = 64 # training crops per epoch
     bs: int = 8
@@ -65,6 +65,8 @@ class HybridCfg(IMCfg):
     "Options of `im-hybrids` (defaults: quick preset)."
     strategies: tuple[str, ...] = ('im', 'im+', 'im++', 'aim+', 'aim++', 'gt_im++')
     ks: tuple[int, ...] = (2,) # one ensemble size: the hybrids are compared with IM at n = 2
+    students: int = 2 # students per generation (n = 2 needs no more)
+    n_base: int = 2 # LDT / ALDT / FDT models per run
 
 def gen_config(cfg:IMCfg, seed:int, k:int) -> GenConfig:
     "The `GenConfig` of one run of a recipe config."
@@ -76,6 +78,8 @@ ED_GRID = tuple((e, d) for e in (0, 3, 5) for d in (0, 3, 5))
 def run_im(run:Run|None, cfg:IMCfg, data:TaskData|None=None, log=print) -> tuple:
     "All runs of an IM experiment: (generations table, baselines table)."
     data = data or nuclei_task(cfg.task, cfg.split, cfg.ld_rate, cfg.seed, path=cfg.path, downscale=cfg.downscale)
+    big = [k for k in cfg.ks if k > min(cfg.students, cfg.n_base)]
+    if big: raise ValueError(f"`ks`: n = {big} teachers exceed min(students={cfg.students}, n_base={cfg.n_base}); raise those or drop the n")
     needs = set(BASELINES)
     gens, bases = [], []
     for r in range(cfg.runs):
@@ -90,7 +94,7 @@ def run_im(run:Run|None, cfg:IMCfg, data:TaskData|None=None, log=print) -> tuple
             for k in (cfg.ks if s in ('im', 'me') else cfg.ks[:1]):
                 kk = 1 if PSEUDO_STRATEGIES.meta(s).get('teachers') == 'top1' else k
                 for e, d in (ED_GRID if cfg.ed_grid and s == 'im' else [(cfg.e, cfg.d)]):
-                    g = gen_config(cfg, seed, min(k, cfg.students, cfg.n_base)); g.e, g.d = e, d
+                    g = gen_config(cfg, seed, k); g.e, g.d = e, d
                     own = (e, d) == (cfg.e, cfg.d)                       # the configured (e, d) keeps the plain step names and label
                     rs = _Prefixed(run, f'r{r}-k{k}' + ('' if own else f'-e{e}d{d}')) if run is not None else None
                     t = run_generations(s, data, g, base, rs, log=log).assign(run=r, k=kk, e=e, d=d)
