@@ -106,9 +106,18 @@ def test_ed_grid_rows_and_step_prefixes(monkeypatch):
         seen.append((s, g.e, g.d, rs.prefix)); return pd.DataFrame([dict(strategy=s, generation=1)])
     class _Run: path = '.'
     monkeypatch.setattr(rim, 'base_models', fake_base); monkeypatch.setattr(rim, 'run_generations', fake_gen)
-    gens, _ = rim.run_im(_Run(), cfg_from(rim.IMCfg, overrides=dict(ed_grid='true')), data=object(), log=None)
+    gens, _ = rim.run_im(_Run(), cfg_from(rim.IMCfg, overrides=dict(ed_grid='true', strategies=('me', 'im'), ks=(2,))), data=object(), log=None)
     im = [x for x in seen if x[0] == 'im']
     assert sorted((e, d) for _, e, d, _ in im) == sorted(rim.ED_GRID) and len(im) == 9
     assert ('im', 0, 0, 'r0-k2') in im and ('im', 3, 5, 'r0-k2-e3d5') in im           # the configured (e, d) keeps the plain step names
     assert [x for x in seen if x[0] == 'me'] == [('me', 0, 0, 'r0-k2')]
     assert set(gens.strategy) == {'me', 'im'} | {f'im e{e}d{d}' for e, d in rim.ED_GRID if (e, d) != (0, 0)}
+
+def test_ks_beyond_students_or_base_models_is_an_error():
+    "n = 3 teachers cannot come from 2 students or 2 baseline models: said before any training (it used to be capped silently)."
+    import pytest
+    import segkit.recipes.im as rim
+    from segkit.experiments import cfg_from
+    class _Run: path = '.'
+    with pytest.raises(ValueError, match=r"`ks`: n = \[3\] teachers exceed min\(students=2, n_base=3\)"):
+        rim.run_im(_Run(), cfg_from(rim.IMCfg, overrides=dict(ks=(2, 3), students=2)), data=object(), log=None)
