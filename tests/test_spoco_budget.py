@@ -4,16 +4,9 @@ import numpy as np, pandas as pd, pytest
 from segkit.labels.objects import ObjectLabels, dense_patches, patch_target
 from segkit.instances.embeddings import mws_labels
 from segkit.recipes.spoco import SpocoCfg, spoco_train_labels, fg_mask, _rescale
+from conftest import toy_objects
 
-def _toy(n=6, size=64, seed=0):
-    r = np.random.default_rng(seed)
-    imgs, labs = [], []
-    for _ in range(n):
-        lbl = np.zeros((size, size), np.int32)
-        for k in range(1, 9):
-            y, x = r.integers(0, size - 8, 2); lbl[y:y + 7, x:x + 7] = k
-        imgs.append((lbl > 0).astype(np.float32) + r.normal(0, 0.1, (size, size)).astype(np.float32)); labs.append(lbl)
-    return imgs, labs
+def _toy(n=6): return toy_objects(n, size=64, objects=8, side=7, margin=0)
 
 def test_dense_patches_are_distinct_inside_and_cover_the_budget():
     _, labs = _toy()
