@@ -43,3 +43,12 @@ def test_fg_mask_and_the_mws_fragment_filter():
     with pytest.raises(ValueError, match='`mask`'): fg_mask(imgs[0], 'otsu2')
     e = np.zeros((2, 16, 16), np.float32); e[0, 2:6, 2:6] = 10; e[1, 10:11, 10:12] = 10       # a 16-px object and a 2-px fragment
     assert mws_labels(e).max() == 2 and mws_labels(e, min_size=3).max() == 1
+
+def test_split_fragments_and_the_quick_preset_clusterer_options():
+    from segkit.recipes.spoco import split_fragments
+    lbl = np.zeros((16, 16), int); lbl[:3, :3] = 5; lbl[10:14, 10:14] = 5; lbl[8, 0] = 2        # one cluster in two pieces + a 1-px fragment
+    out = split_fragments(lbl, min_size=2)
+    assert out.max() == 2 and out.dtype == np.int32 and (out[8, 0] == 0) and out[0, 0] != out[12, 12]
+    cfg = SpocoCfg()
+    assert 'p0.1-nopush' in cfg.settings and cfg.connected and cfg.aff_delta_d == 3.0
+    assert SpocoCfg.FULL['aff_delta_d'] == 2.0                                             # the full preset keeps the thesis' δ_d
