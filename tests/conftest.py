@@ -8,6 +8,7 @@ set `SLOW_BY_DEFAULT = False` and add `--runslow` to the pytest line of `make te
 """
 import warnings
 from pathlib import Path
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,3 +42,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def root(): return ROOT
+
+def toy_objects(n:int=4, size:int=32, objects:int=4, side:int=6, margin:int=2, seed:int=0) -> tuple:
+    "Synthetic instance data for unit tests: `n` noisy (size, size) images with `objects` square objects of `side` px (ids 1..objects,"
+    " later ones overwrite earlier ones), top-left corners drawn in [margin, size - 8). Returns `(images, label maps)`."
+    r = np.random.default_rng(seed)
+    imgs, labs = [], []
+    for _ in range(n):
+        lbl = np.zeros((size, size), np.int32)
+        for k in range(1, objects + 1):
+            y, x = r.integers(margin, size - 8, 2); lbl[y:y + side, x:x + side] = k
+        imgs.append((lbl > 0).astype(np.float32) + r.normal(0, 0.1, (size, size)).astype(np.float32)); labs.append(lbl)
+    return imgs, labs

@@ -5,16 +5,9 @@ from segkit.losses import SpocoLoss, embedding_terms
 from segkit.data.block import make_dls
 from segkit.instances.spoco import spoco_learner, predict_embeddings
 from segkit.instances.embeddings import mws_labels, mean_shift_labels, hdbscan_labels
+from conftest import toy_objects
 
-def _toy(n=4, size=32, seed=0):
-    r = np.random.default_rng(seed)
-    imgs, labs = [], []
-    for _ in range(n):
-        lbl = np.zeros((size, size), np.int32)
-        for k in range(1, 5):
-            y, x = r.integers(2, size - 8, 2); lbl[y:y + 6, x:x + 6] = k
-        imgs.append((lbl > 0).astype(np.float32) + r.normal(0, 0.1, (size, size)).astype(np.float32)); labs.append(lbl)
-    return imgs, labs
+def _toy(n=4): return toy_objects(n, size=32, objects=4, side=6, margin=2)
 
 def _train(seed):
     imgs, labs = _toy()

@@ -4,16 +4,9 @@ import numpy as np, pandas as pd, pytest
 from segkit.labels.objects import ObjectLabels, dense_patches, patch_target
 from segkit.instances.embeddings import mws_labels
 from segkit.recipes.spoco import SpocoCfg, spoco_train_labels, fg_mask, _rescale
+from conftest import toy_objects
 
-def _toy(n=6, size=64, seed=0):
-    r = np.random.default_rng(seed)
-    imgs, labs = [], []
-    for _ in range(n):
-        lbl = np.zeros((size, size), np.int32)
-        for k in range(1, 9):
-            y, x = r.integers(0, size - 8, 2); lbl[y:y + 7, x:x + 7] = k
-        imgs.append((lbl > 0).astype(np.float32) + r.normal(0, 0.1, (size, size)).astype(np.float32)); labs.append(lbl)
-    return imgs, labs
+def _toy(n=6): return toy_objects(n, size=64, objects=8, side=7, margin=0)
 
 def test_dense_patches_are_distinct_inside_and_cover_the_budget():
     _, labs = _toy()
@@ -50,3 +43,12 @@ def test_fg_mask_and_the_mws_fragment_filter():
     with pytest.raises(ValueError, match='`mask`'): fg_mask(imgs[0], 'otsu2')
     e = np.zeros((2, 16, 16), np.float32); e[0, 2:6, 2:6] = 10; e[1, 10:11, 10:12] = 10       # a 16-px object and a 2-px fragment
     assert mws_labels(e).max() == 2 and mws_labels(e, min_size=3).max() == 1
+
+def test_split_fragments_and_the_quick_preset_clusterer_options():
+    from segkit.recipes.spoco import split_fragments
+    lbl = np.zeros((16, 16), int); lbl[:3, :3] = 5; lbl[10:14, 10:14] = 5; lbl[8, 0] = 2        # one cluster in two pieces + a 1-px fragment
+    out = split_fragments(lbl, min_size=2)
+    assert out.max() == 2 and out.dtype == np.int32 and (out[8, 0] == 0) and out[0, 0] != out[12, 12]
+    cfg = SpocoCfg()
+    assert 'p0.1-nopush' in cfg.settings and cfg.connected and cfg.aff_delta_d == 3.0
+    assert SpocoCfg.FULL['aff_delta_d'] == 2.0                                             # the full preset keeps the thesis' δ_d

@@ -20,8 +20,8 @@ from ..instances.postprocess import get_postprocessor
 from ..experiments import RecipeCfg, Run, Report, recipe, md_table
 
 # %% auto #0
-__all__ = ['SPOCO_SETTINGS', 'SpocoCfg', 'spoco_data', 'fg_mask', 'spoco_train_labels', 'spoco_eval', 'train_eval_spoco',
-           'spoco_findings', 'spoco_report', 'spoco_recipe']
+__all__ = ['SPOCO_SETTINGS', 'SpocoCfg', 'spoco_data', 'fg_mask', 'spoco_train_labels', 'split_fragments', 'spoco_eval',
+           'train_eval_spoco', 'spoco_findings', 'spoco_report', 'spoco_recipe']
 
 # %% ../../nbs/14m_recipes.spoco.ipynb #1b681da4
 SPOCO_SETTINGS = {
@@ -33,7 +33,7 @@ SPOCO_SETTINGS = {
 @dataclass(frozen=True)
 class SpocoCfg(RecipeCfg):
     "Options of `segkit run spoco` (defaults: the quick preset — small, but long enough for the embeddings to separate nuclei)."
-    settings: tuple[str, ...] = ('p0.1', 'dense-p0.1', 'full', 'p1.0', 'p0.1-nocon') # what to train (see `SPOCO_SETTINGS`)
+    settings: tuple[str, ...] = ('p0.1', 'dense-p0.1', 'full', 'p1.0', 'p0.1-nocon', 'p0.1-nopush') # what to train (see `SPOCO_SETTINGS`)
     clusterers: tuple[str, ...] = ('mws_embedding', 'meanshift') # how embeddings become instances (full: + 'hdbscan')
     seeds: int = 1 # object samplings and trainings per setting, from `seed`
     epochs: int = 5 # training epochs
@@ -46,16 +46,18 @@ class SpocoCfg(RecipeCfg):
     base: int = 16 # U-Net feature maps of the first level
     scale: float = 0.5 # images and labels are resized by this factor for training and clustering; instances are scored at full size
     masks: tuple[str, ...] = ('none', 'otsu') # clustering without a mask (largest cluster = background; the claims) and inside a label-free Otsu mask
-    min_seg: float = 0.1 # mutex-watershed segments below this fraction of the median training object area become background
+    min_seg: float = 0.3 # segments below this fraction of the median training object area become background (training-split check: 0.1 left background fragments)
+    aff_delta_d: float = 3.0 # δ_d of the Eq. 3.10 affinities when clustering (thesis: the training margin δ_d = 2.0; 3.0 from the training-split check)
+    connected: bool = True # split every cluster into its connected components (embeddings are not spatial: far-apart nuclei can share a cluster)
     patch: int = 32 # `dense-p*` settings: side of the dense patches (at `scale`)
     budget: float = 0.01 # `budget-*` settings: this fraction of all training objects
     n_test: int = 15 # test images evaluated
     eval_crop: int = 512 # central crop of each test image (full size)
     min_size: int = 20 # HDBSCAN min_cluster_size (pixels)
     FULL = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'meanshift', 'hdbscan'), seeds=3, epochs=60, epoch_len=2048, crop=192, bs=8, lr=1e-3,
-                depth=4, base=32, scale=1.0)
+                depth=4, base=32, scale=1.0, aff_delta_d=2.0)
     CHOICES = dict(settings=tuple(SPOCO_SETTINGS), clusterers=('mws_embedding', 'hdbscan', 'meanshift'), masks=('none', 'otsu'))
-    RANGES = dict(dim='>= 2', budget='(0, 1]', min_size='>= 2', scale='(0, 1]', patch='>= 4', min_seg='[0, 1)')
+    RANGES = dict(dim='>= 2', aff_delta_d='> 0', budget='(0, 1]', min_size='>= 2', scale='(0, 1]', patch='>= 4', min_seg='[0, 1)')
 
 # %% ../../nbs/14m_recipes.spoco.ipynb #09616164
 def _norm(images): return [normalize_percentile(np.asarray(im, np.float32)) for im in images]
@@ -90,6 +92,16 @@ def spoco_train_labels(data:dict, setting:str, cfg:SpocoCfg, seed:int=0) -> Obje
     draw = dict(p=s['p']) if 'p' in s else {('budget' if s.get('budget') else 'dense'): max(1, int(round(cfg.budget * n_obj)))}
     return ObjectLabels(ti, tl, **draw, **kw)
 
+def split_fragments(lbl, # an instance label map (H, W), 0 = background
+                    min_size:int=0, # connected pieces smaller than this (pixels) become background
+                    ) -> np.ndarray:
+    "Every instance split into its 4-connected components, pieces < `min_size` px dropped: an int32 map with ids 1..K."
+    c = cc_label(np.asarray(lbl), background=0, connectivity=1)
+    if min_size > 0: c = np.where(np.bincount(c.ravel())[c] < min_size, 0, c)        # one lookup, no loop over objects
+    _, inv = np.unique(c, return_inverse=True)
+    inv = inv.reshape(c.shape)
+    return (inv if (c == 0).any() else inv + 1).astype(np.int32)
+
 def spoco_eval(model, data:dict, cfg:SpocoCfg, min_seg:int=0) -> tuple:
     "Instances of the test crops with each clusterer and mask, scored at full size: `(scores, {key: label maps})`; keys end in `_otsu` inside the mask."
     si, sl = data['test']
@@ -106,9 +118,10 @@ def spoco_eval(model, data:dict, cfg:SpocoCfg, min_seg:int=0) -> tuple:
         masks = [fg_mask(x, how) for x in xs]
         sfx = '' if how == 'none' else f'_{how}'
         for c in cfg.clusterers:
-            kw = dict(min_size=cfg.min_size) if c == 'hdbscan' else dict(min_size=min_seg) if c == 'mws_embedding' else {}
+            kw = dict(min_size=cfg.min_size) if c == 'hdbscan' else dict(min_size=min_seg, delta_d=cfg.aff_delta_d) if c == 'mws_embedding' else {}
             post = get_postprocessor(c)
-            score(c + sfx, up([post(e, mask=m, **kw) for e, m in zip(emb, masks)]))
+            out = [post(e, mask=m, **kw) for e, m in zip(emb, masks)]
+            score(c + sfx, up([split_fragments(q, min_seg) for q in out] if cfg.connected else out))
         if how != 'none': score(f'{how}_cc', up([cc_label(m).astype(np.int32) for m in masks]))     # the label-free baseline: components of the mask
     return res, preds
 
