@@ -340,20 +340,32 @@ class RecipeCfg:
 
 _COMMENTS = {}   # class → {field: trailing comment}, parsed once per class
 
-def _field_comments(klass) -> dict:
-    "The trailing `# comment` of each annotated field in `klass`'s own body ({} where its source is not available)."
-    if klass in _COMMENTS: return _COMMENTS[klass]
-    import io, textwrap, tokenize
-    try: src = textwrap.dedent(inspect.getsource(klass))
-    except (OSError, TypeError): return {}
+def _comments_in(src:str, fields=()) -> dict|None:
+    "Field → trailing comment of the first class in `src` (None where `src` does not parse or lacks one of `fields`)."
+    import io, tokenize
     try:
         comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
         body = ast.parse(src).body[0].body
-    except (SyntaxError, tokenize.TokenError, IndexError, AttributeError): return {}
-    out = {n.target.id: comments[n.end_lineno] for n in body
-           if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.end_lineno in comments}
-    _COMMENTS[klass] = out
-    return out
+    except (SyntaxError, tokenize.TokenError, IndexError, AttributeError): return None
+    ann = [n for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    if not set(fields) <= {n.target.id for n in ann}: return None   # a file cut short inside the class
+    return {n.target.id: comments[n.end_lineno] for n in ann if n.end_lineno in comments}
+
+def _field_comments(klass, tries:int=20) -> dict:
+    """The trailing `# comment` of each annotated field in `klass`'s own body ({} where its source is not available).
+    Read again for up to ~1 s when the source is missing or does not parse: `nbdev_export` (the last cell of every notebook)
+    rewrites the module files in place, so a notebook running beside another can catch a file half written."""
+    if klass in _COMMENTS: return _COMMENTS[klass]
+    import linecache, os, textwrap, time
+    try: on_disk = os.path.isfile(inspect.getsourcefile(klass) or '')
+    except TypeError: on_disk = False
+    for i in range(tries if on_disk else 1):   # a class defined in a notebook cell or at run time: one try
+        try: out = _comments_in(textwrap.dedent(inspect.getsource(klass)), vars(klass).get('__annotations__', {}))
+        except (OSError, TypeError): out = None
+        if out is not None: break
+        linecache.checkcache(); time.sleep(0.05)
+    _COMMENTS[klass] = out or {}
+    return _COMMENTS[klass]
 
 # %% ../nbs/14_experiments.ipynb #92ee09a8
 def _hints(cls) -> dict: return get_type_hints(cls, localns=dict(ClassVar=ClassVar, Any=Any, Callable=Callable))
