@@ -358,7 +358,7 @@ def _field_comments(klass, tries:int=20) -> dict:
     if klass in _COMMENTS: return _COMMENTS[klass]
     import linecache, os, textwrap, time
     try: on_disk = os.path.isfile(inspect.getsourcefile(klass) or '')
-    except TypeError: on_disk = False
+    except (TypeError, OSError): on_disk = False
     for i in range(tries if on_disk else 1):   # a class defined in a notebook cell or at run time: one try
         try: out = _comments_in(textwrap.dedent(inspect.getsource(klass)), vars(klass).get('__annotations__', {}))
         except (OSError, TypeError): out = None
