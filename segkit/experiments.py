@@ -221,7 +221,8 @@ class Run:
         step = f'train-{name}'
         if self.done(step) and ck.exists():
             from segkit.learner import CheckpointError
-            try: learn.model.load_state_dict(torch.load(ck, map_location=next(learn.model.parameters()).device))
+            from segkit.models.weights import load_state
+            try: learn.model.load_state_dict(load_state(ck, name='ck'))   # the weights module's reader (weights only)
             except Exception as e: raise CheckpointError(f"checkpoint {ck} of step {step} cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
                                                         f"delete it to train again") from None
             return learn.model
