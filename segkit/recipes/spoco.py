@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 from skimage.filters import threshold_otsu
 from skimage.measure import label as cc_label
 from skimage.transform import rescale, resize
-from ..core import torch_seeded, center_crop, normalize_percentile, check_choice, SPLITS
+from ..core import torch_seeded, center_crop, normalize_percentile, check_choice, relabel_sequential, SPLITS
 from ..data.sources import get_source
 from ..data.block import make_dls
 from ..labels.objects import ObjectLabels, dense_patches
@@ -98,9 +98,7 @@ def split_fragments(lbl, # an instance label map (H, W), 0 = background
     "Every instance split into its 4-connected components, pieces < `min_size` px dropped: an int32 map with ids 1..K."
     c = cc_label(np.asarray(lbl), background=0, connectivity=1)
     if min_size > 0: c = np.where(np.bincount(c.ravel())[c] < min_size, 0, c)        # one lookup, no loop over objects
-    _, inv = np.unique(c, return_inverse=True)
-    inv = inv.reshape(c.shape)
-    return (inv if (c == 0).any() else inv + 1).astype(np.int32)
+    return relabel_sequential(c)
 
 def spoco_eval(model, data:dict, cfg:SpocoCfg, min_seg:int=0) -> tuple:
     "Instances of the test crops with each clusterer and mask, scored at full size: `(scores, {key: label maps})`; keys end in `_otsu` inside the mask."
