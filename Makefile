@@ -19,6 +19,7 @@ $(BIN)/python:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 
 $(STAMP): $(BIN)/python setup.py settings.ini constraints.txt
+	@avail=$$(df -Pk . | awk 'NR==2{print int($$4/1048576)}'); [ "$$avail" -ge 9 ] || echo "WARNING: only $$avail GiB free in $$(pwd): segkit's environment needs about 8 GiB (torch and torchvision are CUDA builds), so the install may fail with 'No space left on device'"
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	@# lightly only for the optional agreement tests (not a dependency): without its own dependencies, as the pretext tests need
