@@ -121,3 +121,49 @@ def test_ks_beyond_students_or_base_models_is_an_error():
     class _Run: path = '.'
     with pytest.raises(ValueError, match=r"`ks`: n = \[3\] teachers exceed min\(students=2, n_base=3\)"):
         rim.run_im(_Run(), cfg_from(rim.IMCfg, overrides=dict(ks=(2, 3), students=2)), data=object(), log=None)
+
+def _multiclass_toy(n=16, size=64, seed=3):
+    "Synthetic 3-class maps over `synth_blobs` images: background, class 1 = blobs at or above the median area, class 2 = smaller ones (seen in the image)."
+    from segkit.core import synth_blobs
+    sb = synth_blobs(n, size, seed=seed)
+    area = np.concatenate([np.bincount(m.ravel())[1:] for m in sb.masks]); cut = np.median(area[area > 0])
+    return sb, [np.where(m > 0, 1 + (np.bincount(m.ravel())[m] < cut), 0).astype(np.int64) for m in sb.masks]
+
+def test_class_targets_mean_equals_the_students_score():
+    from segkit.pseudo.generations import class_targets, image_scores, _onehot
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, (6, 32, 32)); y[0][y[0] == 2] = 0                     # image 0 lacks class 2
+    pred = np.where(rng.random((6, 32, 32)) < .7, y, rng.integers(0, 4, (6, 32, 32)))   # 4 = C + 1 codes: the IM class 3 appears
+    t = class_targets(pred, y, 3)
+    assert t.shape == (6, 6) and set(np.unique(t[:, 3:])) <= {0., 1.} and t[0, 5] == 0 and t[0, 2] == 0
+    ref = image_scores(torch.from_numpy(np.stack([_onehot(p, 'multiclass', 3) for p in pred])), torch.from_numpy(y), 'multiclass', 3)
+    np.testing.assert_allclose((t[:, :3] * t[:, 3:]).sum(1) / t[:, 3:].sum(1), ref, rtol=1e-6)
+
+@pytest.mark.slow
+def test_two_head_multiclass_evalnet_trains_scores_and_reloads(tmp_path):
+    from segkit.models.imunet import EvalNet
+    from segkit.pseudo.generations import score_mae
+    sb, g = _multiclass_toy()
+    toy = lambda i, k: {'gt': g[i], 'swap': np.where(g[i] > 0, 3 - g[i], 0), 'empty': np.zeros_like(g[i]), 'im': np.where(g[i] > 0, 3, 0)}[k]
+    kinds = ('gt', 'swap', 'empty', 'im')
+    items = lambda ii: [(sb.images[i][None], toy(i, k), g[i]) for i in ii for k in kinds]
+    tr, va = (evalnet_samples(items(ii), 'multiclass', 3, crop=64, per_item=1) for ii in (range(12), range(12, 16)))
+    assert tr[1].shape[1] == 4 and tr[2].shape[1] == 6            # mask: C + 1 one-hot channels (IM included); targets: C IoUs + C presences
+    np.testing.assert_allclose(tr[2][::4, :3][tr[2][::4, 3:] > 0], 1.)    # the truth has IoU 1 in every present class
+    net, info = train_evalnet(tr, va, GenConfig(evalnet_epochs=24, bs=8, lr=3e-3, device='cpu', evalnet_crop=64), seed=0)
+    assert info['n_classes'] == 3 and net.n_classes == 3
+    out = net(torch.from_numpy(va[0][:4]), torch.from_numpy(va[1][:4]))
+    assert set(out) == {'iou', 'detection'} and out['iou'].shape == (4, 3)
+    assert 0 <= float(score_mae(out, torch.from_numpy(va[2][:4])).detach()) <= 1 and info['mae'] < 0.2   # validation MAE of the score (0.17 seen)
+    ims, ms = [sb.images[i][None] for i in range(12, 16) for k in kinds], [toy(i, k) for i in range(12, 16) for k in kinds]
+    s = EvalNetEnsemble([net], 'multiclass', 3, 64).score(ims, ms).reshape(4, 4)
+    assert ((0 <= s) & (s <= 1)).all() and s[:, 0].mean() > s[:, 2].mean(), s   # held out: the truth above the empty mask on average
+    torch.save(net.state_dict(), tmp_path / 'e.pt')                # the step's rebuild (`evalnet_scorer`) takes n_classes from the info
+    net2 = EvalNet(info['n_img'], info['n_mask'], info['alpha'], n_classes=info.get('n_classes')); net2.load_state_dict(torch.load(tmp_path / 'e.pt'))
+    np.testing.assert_allclose(EvalNetEnsemble([net2.eval()], 'multiclass', 3, 64).score(ims, ms).reshape(4, 4), s, rtol=1e-5)
+
+def test_evalnet_heads_option():
+    with pytest.raises(ValueError, match='`evalnet_heads`'): GenConfig(evalnet_heads=3)
+    sb, g = _multiclass_toy(2)
+    one = evalnet_samples([(sb.images[0][None], g[0], g[0])], 'multiclass', 3, crop=64, per_item=1, two_heads=False)
+    assert one[2].shape == (1,) and one[2][0] == pytest.approx(1.)

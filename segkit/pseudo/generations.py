@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from fastai.learner import Metric
-from fastai.metrics import mae
 from fastai.optimizer import Adam
 import fastai.callback.progress  # Learner.no_bar
 import fastai.callback.schedule  # Learner.fit_one_cycle
@@ -23,16 +22,17 @@ from ..data.block import array_dls, make_dls, tile_starts
 from ..infer import predict_maps
 from ..metrics.semantic import batch_confusion, iou_from_confusion, _nanmean_rows
 from ..learner import make_learner
-from ..models.imunet import OneByOneUNet, EvalNet, count_macs
+from ..models.imunet import OneByOneUNet, EvalNet, count_macs, evalnet_score
 from .im import (PSEUDO_STRATEGIES, register_pseudo, PseudoPairs, make_im_pairs, soft_vote, hard, im_binary)
 
 # %% auto #0
 __all__ = ['TABLE1', 'ALPHA_SCHEDULES', 'd4', 'd4_inverse', 'photometric', 'augment_pair', 'make_ald', 'n_out', 'encode_target',
            'decode_bits', 'IMLoss', 'image_scores', 'IMScore', 'GenConfig', 'crop16', 'predict_probs', 'valid_part',
-           'evaluate', 'train_model', 'fit_or_load', 'topk', 'n_copies', 'mask_channels', 'n_mask', 'evalnet_samples',
-           'train_evalnet', 'EvalNetEnsemble', 'ns_strategy', 'im_plus_strategy', 'aim_plus_strategy', 'im_pp_pairs',
-           'gt_im_pp_strategy', 'im_pp_strategy', 'aim_pp_strategy', 'evalnet_strategy', 'cl_strategy', 'ie_strategy',
-           'me_like', 'consistency_train', 'base_models', 'evalnet_scorer', 'run_generations']
+           'evaluate', 'train_model', 'fit_or_load', 'topk', 'n_copies', 'mask_channels', 'n_mask', 'class_targets',
+           'evalnet_samples', 'EvalNetLoss', 'score_mae', 'train_evalnet', 'EvalNetEnsemble', 'ns_strategy',
+           'im_plus_strategy', 'aim_plus_strategy', 'im_pp_pairs', 'gt_im_pp_strategy', 'im_pp_strategy',
+           'aim_pp_strategy', 'evalnet_strategy', 'cl_strategy', 'ie_strategy', 'me_like', 'consistency_train',
+           'base_models', 'evalnet_scorer', 'run_generations']
 
 # %% ../../nbs/10a_pseudo.generations.ipynb #6a372a93
 TABLE1 = {
@@ -183,6 +183,7 @@ class GenConfig:
     evalnet_crop: int = 128 # EvalNet crop size (multiple of 64: six poolings); pseudo-labels are scored tile by tile
     evalnet_per_item: int = 4 # random crops per (image, candidate mask)
     evalnet_draws: int = 6 # IM-EvalNet: random teacher subsets × (e, d) draws per labelled image
+    evalnet_heads: int = 2 # multiclass EvalNet: 2 = per-class IoU and detection heads [R]; 1 = one head regressing the mean IoU over present classes
     cl_epochs: int = 3 # consistency-loss baseline: epochs of (supervised LD pass, unsupervised ULD pass) (authors: 100)
     cl_strength: int = 2 # CL photometric strength: the Table 1 column (0-based) of the maxima (2 = G3, "moderate")
     seed: int = 0
@@ -194,6 +195,7 @@ class GenConfig:
         for nm in ('evalnets', 'evalnet_keep', 'evalnet_epochs', 'evalnet_per_item', 'evalnet_draws', 'cl_epochs'):
             v = getattr(self, nm)
             if not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"`{nm}`: expected an int ≥ 1, got {v!r}")
+        if self.evalnet_heads not in (1, 2): raise ValueError(f"`evalnet_heads`: expected 1 or 2, got {self.evalnet_heads!r}")
         if self.evalnet_keep > self.evalnets: raise ValueError(f"`evalnet_keep`: keeps {self.evalnet_keep} of {self.evalnets} EvalNets; expected ≤ evalnets")
         if self.evalnet_crop < 64 or self.evalnet_crop % 64: raise ValueError(f"`evalnet_crop`: expected a multiple of 64 (EvalNet pools 6 times), got {self.evalnet_crop}")
         if not 0 <= self.cl_strength <= 4: raise ValueError(f"`cl_strength`: expected a Table 1 column 0..4, got {self.cl_strength}")
@@ -325,14 +327,26 @@ def n_mask(task:str, n_classes:int) -> int:
     "Mask channels of EvalNet for `task`."
     return {'binary': 1, 'multiclass': n_classes + 1, 'multilabel': n_classes}[task]
 
+def class_targets(pred, # hard class maps `(B, H, W)`; IM pixels (class ≥ C) count as background, as in `image_scores`
+                  y, # true class maps `(B, H, W)`
+                  n_classes:int) -> np.ndarray:
+    "Targets of the two-head multiclass EvalNet, `(B, 2C)`: per-class IoU (0 where the truth lacks the class), then the class's presence in the truth (0/1). Their mean IoU over present classes is `image_scores`' multiclass score."
+    pred = np.asarray(pred); pred = np.where(pred >= n_classes, 0, pred)
+    cms = batch_confusion(pred, np.asarray(y), n_classes)
+    present = cms.sum(2) > 0
+    iou = np.where(present, np.nan_to_num(iou_from_confusion(cms), nan=0.), 0.)
+    return np.concatenate([iou, present], 1).astype(np.float32)
+
 def evalnet_samples(items, # [(image `(C, H, W)`, candidate hard mask, ground truth)] — one candidate each
                     task:str, n_classes:int,
                     crop:int=128, # crop size (multiple of 64)
                     per_item:int=4, # random crops per item
                     seed:int=0,
                     augment:float=0., # fraction of items given a Table 1 (G5) augmentation first (the authors' IM-EvalNets: 0.5)
-                    table:str='microscopy') -> tuple:
-    "EvalNet training units: random crops of (image, mask channels) with the crop's true score (`image_scores` of the mask against the truth)."
+                    table:str='microscopy',
+                    two_heads:bool=True, # multiclass: per-class IoU and presence targets (`class_targets`) for the two-head EvalNet; False: the mean IoU
+                   ) -> tuple:
+    "EvalNet training units: random crops of (image, mask channels) with the crop's true score (`image_scores` of the mask against the truth; multiclass with `two_heads`: `class_targets`)."
     X, M, Y = [], [], []
     for j, (x, m, g) in enumerate(items):
         rng = np.random.default_rng([seed, j])
@@ -347,28 +361,47 @@ def evalnet_samples(items, # [(image `(C, H, W)`, candidate hard mask, ground tr
         Y += [g[a:a + crop, b:b + crop] for a, b in zip(r, c)]
     M, Y = np.stack(M), np.stack(Y)
     dec = (lambda t: decode_bits(torch.from_numpy(t), n_classes).numpy()) if task == 'multilabel' else (lambda t: t)
-    onehot = np.stack([_onehot(y, task, n_classes) for y in dec(M)])
-    s = image_scores(torch.from_numpy(onehot), torch.from_numpy(Y), task, n_classes).astype(np.float32)
+    if task == 'multiclass' and two_heads: s = class_targets(M, Y, n_classes)
+    else:
+        onehot = np.stack([_onehot(y, task, n_classes) for y in dec(M)])
+        s = image_scores(torch.from_numpy(onehot), torch.from_numpy(Y), task, n_classes).astype(np.float32)
     return np.stack(X), np.stack([mask_channels(y, task, n_classes) for y in dec(M)]), s
 
-class _MSE(nn.Module):
-    "Mean squared error between predicted and true scores."
-    def forward(self, out, y): return F.mse_loss(out.as_subclass(torch.Tensor).float(), y.as_subclass(torch.Tensor).float())
+def _true_score(y):
+    "The score behind EvalNet targets: as is (one head), or the mean IoU over present classes (two heads, `class_targets`)."
+    if y.ndim == 1: return y
+    c = y.shape[1] // 2; iou, det = y[:, :c], y[:, c:]
+    return (iou * det).sum(1) / det.sum(1).clamp(min=1)
+
+class EvalNetLoss(nn.Module):
+    "One head: MSE on the score. Two heads (multiclass): MSE on the IoU of the classes present in the truth + binary cross-entropy on presence."
+    def forward(self, out, y):
+        y = y.as_subclass(torch.Tensor).float()
+        if not isinstance(out, dict): return F.mse_loss(out.as_subclass(torch.Tensor).float(), y)
+        c = y.shape[1] // 2; iou, det = y[:, :c], y[:, c:]
+        se = ((out['iou'].float() - iou) ** 2 * det).sum() / det.sum().clamp(min=1)
+        return se + F.binary_cross_entropy(out['detection'].float().clamp(1e-6, 1 - 1e-6), det)
+
+def score_mae(out, y):
+    "Mean absolute error of the predicted score (two heads: `evalnet_score`, the mean predicted IoU over classes detected present)."
+    y = y.as_subclass(torch.Tensor).float()
+    return (evalnet_score(out).as_subclass(torch.Tensor).float() - _true_score(y)).abs().mean()
 
 def train_evalnet(train:tuple, valid:tuple, # (images, mask channels, scores) from `evalnet_samples`
                   cfg:GenConfig, seed:int) -> tuple:
-    "One EvalNet trained with MSE on the scores (best epoch by validation MAE kept); returns (net, info)."
+    "One EvalNet trained on the scores (`EvalNetLoss`; best epoch by validation MAE of the score kept); two-column targets (`class_targets`) train the two-head multiclass EvalNet. Returns (net, info)."
     dev = default_device(cfg.device)
-    items = lambda s: [(x, m, np.float32(v)) for x, m, v in zip(*s)]
+    items = lambda s: [(x, m, np.asarray(v, np.float32)) for x, m, v in zip(*s)]
+    nc = None if np.ndim(train[2]) == 1 else int(np.shape(train[2])[1] // 2)
     dls = make_dls(items(train), items(valid), bs=cfg.bs, seed=seed, device=dev, n_inp=2)
-    with torch_seeded(seed): net = EvalNet(train[0].shape[1], train[1].shape[1], cfg.evalnet_alpha)
-    learn = make_learner(dls, net, _MSE(), [mae], keep_best='memory', monitor='mae', comp=np.less,
+    with torch_seeded(seed): net = EvalNet(train[0].shape[1], train[1].shape[1], cfg.evalnet_alpha, n_classes=nc)
+    learn = make_learner(dls, net, EvalNetLoss(), [score_mae], keep_best='memory', monitor='score_mae', comp=np.less,
                          opt_func=partial(Adam, decouple_wd=True), wd=cfg.wd)
     t0 = time.time()
     with learn.no_bar(), learn.no_logging(), torch_seeded(seed): learn.fit_one_cycle(cfg.evalnet_epochs, cfg.lr)
     kb = next(c for c in learn.cbs if type(c).__name__ == 'KeepBest')
     return net.eval(), dict(mae=float(kb.best), best_epoch=int(kb.best_epoch), n_img=int(train[0].shape[1]), n_mask=int(train[1].shape[1]),
-                            alpha=cfg.evalnet_alpha, n_train=len(train[2]), seed=int(seed), train_s=round(time.time() - t0, 2))
+                            alpha=cfg.evalnet_alpha, n_classes=nc, n_train=len(train[2]), seed=int(seed), train_s=round(time.time() - t0, 2))
 
 class EvalNetEnsemble:
     "The mean predicted score of several EvalNets; a whole image is scored as the mean over the crops that tile it."
@@ -389,7 +422,7 @@ class EvalNetEnsemble:
             X = torch.from_numpy(np.stack([x[:, r:r + c, q:q + c] for r, q in tl])); Mk = torch.from_numpy(np.stack([mc[:, r:r + c, q:q + c] for r, q in tl]))
             s = []
             for net in self.nets:
-                with eval_mode(net): s.append(float(net(X.to(model_device(net)), Mk.to(model_device(net))).float().mean()))
+                with eval_mode(net): s.append(float(evalnet_score(net(X.to(model_device(net)), Mk.to(model_device(net)))).float().mean()))
             out.append(float(np.mean(s)))
         return np.asarray(out)
     __call__ = score
@@ -611,7 +644,7 @@ def evalnet_scorer(kind:str, # 'plain' (EvalNet) or 'im' (IM-EvalNets of IM++/AI
         return out
     if len(models) < (1 if kind == 'plain' else 2): raise ValueError(f"`base`: EvalNet kind {kind!r} needs {'1' if kind == 'plain' else '2'}+ {src.upper()} models")
     mk = lambda part, tag, aug: evalnet_samples(items(part, tag), task, C, cfg.evalnet_crop, cfg.evalnet_per_item, stream_seed(cfg.seed, 'evalnet', kind, tag),
-                                                aug, cfg.table)
+                                                aug, cfg.table, cfg.evalnet_heads == 2)
     samples = None
     nets = []
     for j in range(cfg.evalnets):
@@ -620,7 +653,7 @@ def evalnet_scorer(kind:str, # 'plain' (EvalNet) or 'im' (IM-EvalNets of IM++/AI
             nonlocal samples
             if samples is None: samples = (mk(data.ld, 1, 0.5 if kind == 'im' else 0.), mk(data.valid, 2, 0.))
             return train_evalnet(*samples, cfg, stream_seed(cfg.seed, 'evalnet', kind, src, str(j)))
-        nets.append(fit_or_load(run, name, fit, cfg.device, build=lambda i: EvalNet(i['n_img'], i['n_mask'], i['alpha'])))
+        nets.append(fit_or_load(run, name, fit, cfg.device, build=lambda i: EvalNet(i['n_img'], i['n_mask'], i['alpha'], n_classes=i.get('n_classes'))))
     keep = sorted(range(len(nets)), key=lambda j: (nets[j][1]['mae'], j))[:cfg.evalnet_keep]
     if log: log(f"EvalNet ({kind}, {src}): validation MAE {[round(i['mae'], 3) for _, i in nets]}, kept {keep}")
     return EvalNetEnsemble([nets[j][0] for j in keep], task, C, cfg.evalnet_crop)

@@ -348,7 +348,7 @@ class CostCfg(UNetTrainCfg):
     perturbation: str = 'om70' # the LQ perturbation
     pool: int = 8 # training images in the pool (the first ones)
     hq_sizes: tuple[int, ...] = (2, 4, 8) # HQ-only points: labelled images
-    mix_hq: tuple[int, ...] = (2,) # framework points: HQ images, the rest of the pool LQ and upgraded
+    mix_hq: tuple[int, ...] = (2, 4, 6) # framework points: HQ images, the rest of the pool LQ and upgraded (≥ 2 points for U5)
     k: float = 5.0 # cost of one HQ label in LQ labels
     epochs: int = 4 # segmenter epochs
     up_epochs: int = 8 # upgrade-network epochs
