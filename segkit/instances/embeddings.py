@@ -41,8 +41,8 @@ def mean_shift(x, # points (N, D), numpy or torch (on any device)
         if not len(idx): break
         s = torch.zeros(len(idx), X.shape[1], device=X.device); n = torch.zeros(len(idx), device=X.device)
         mi = m[idx]; m2 = (mi * mi).sum(1, keepdim=True)
-        for c in range(0, len(X), chunk):                      # squared distances by one matrix product per block
-            w = ((m2 + x2[c:c + chunk] - 2 * mi @ X[c:c + chunk].T) <= b2).float()
+        for c in range(0, len(X), chunk):                      # squared distances by one fused matrix product per block, thresholded in place (0/1 floats)
+            w = torch.addmm(x2[None, c:c + chunk], mi, X[c:c + chunk].T, alpha=-2).add_(m2).le_(b2)
             s += w @ X[c:c + chunk]; n += w.sum(1)
         new = s / n.clamp_min(1)[:, None]
         done = ((new - m[idx]).norm(dim=1) <= 1e-3 * bandwidth) | (n == 0)
