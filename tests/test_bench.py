@@ -17,3 +17,17 @@ def test_harness_records_a_ratio(tmp_path):
 def test_unknown_benchmark_is_an_error(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / 'bench' / 'run.py'), 'nope', '--out', str(tmp_path)], capture_output=True, text=True)
     assert res.returncode != 0 and 'known: batch_confusion' in res.stderr
+
+def test_fast_callables_are_timed_as_loops(tmp_path):
+    "A sub-millisecond callable is timed as a loop of n calls per sample (per-call time = loop / n); a slow one once per sample."
+    import time
+    from harness import benchmark, run_benchmarks, BENCHMARKS
+    calls = dict(c=0, r=0)
+    def fast(): calls['c'] += 1
+    def slow(): calls['r'] += 1; time.sleep(0.03)
+    benchmark('_test_loops', 'counter', 'sleep', 'loop timing check')(lambda: (fast, slow))
+    try: (rec,) = run_benchmarks(['_test_loops'], repeats=2, out=tmp_path, verbose=False, min_time=0.02)
+    finally: BENCHMARKS.pop('_test_loops')
+    assert rec['reference_loops'] == 1 and rec['candidate_loops'] > 10
+    assert calls == dict(c=2 + 2 * rec['candidate_loops'], r=2 + 2)       # warm-up + the loop-length probe, then repeats × loops
+    assert rec['reference_median_s'] >= 0.03 and rec['speedup'] > 10
