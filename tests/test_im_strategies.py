@@ -167,3 +167,24 @@ def test_evalnet_heads_option():
     sb, g = _multiclass_toy(2)
     one = evalnet_samples([(sb.images[0][None], g[0], g[0])], 'multiclass', 3, crop=64, per_item=1, two_heads=False)
     assert one[2].shape == (1,) and one[2][0] == pytest.approx(1.)
+
+def test_hard_multiclass_never_takes_the_im_channel():
+    p = np.zeros((4, 2, 2), np.float32); p[3] = .9; p[1, 0, 0] = .05; p[2, 1, 1] = .05     # the IM channel (last) dominates everywhere
+    h = hard(p, 'multiclass')
+    assert h.max() < 3 and h[0, 0] == 1 and h[1, 1] == 2
+    from segkit.pseudo.im import make_im_pairs
+    make_im_pairs([[p], [p]], [np.zeros((1, 2, 2), np.float32)], 'multiclass', 3)         # teachers predicting IM: no error (was "class ids 0..3")
+
+@pytest.mark.slow
+def test_multiclass_generations_end_to_end():
+    "Two generations of `im` and `evalnet` on a 3-class task: the second generation's teachers are students that output the IM class."
+    from segkit.data.nuclei_tasks import TaskData
+    sb, g = _multiclass_toy(12, 64, seed=1)
+    ims = [x[None] for x in sb.images]
+    td = TaskData('multiclass', 'synthetic', 3, (ims[:2], g[:2]), (ims[2:6], g[2:6]), (ims[6:8], g[6:8]), (ims[8:], g[8:]), ('b', 'n', 'm'))
+    cfg = GenConfig(generations=2, students=2, k=2, n_base=2, epochs=1, epoch_len=8, crop=32, valid_crop=None, alpha_sched=None, device='cpu',
+                    evalnets=1, evalnet_keep=1, evalnet_epochs=1, evalnet_crop=64, evalnet_per_item=1)
+    base = base_models(td, cfg, which=('ldt', 'aldt'), log=None)
+    for s in ('im', 'evalnet'):
+        r = run_generations(s, td, cfg, base, log=None)
+        assert len(r) == 2 and r.val.between(0, 1).all()

@@ -289,12 +289,14 @@ def register_pseudo(name:str, # the public name (`im`, `me`, …)
 
 # %% ../../nbs/10_pseudo.im.ipynb #0f19461e
 def hard(probs, # `(n_out, H, W)` probabilities of one teacher on one image (or a list of such)
-         task:str='binary', # multilabel thresholds at 0.5; the others take the argmax
+         task:str='binary', # multilabel thresholds at 0.5; binary the argmax; multiclass the argmax over the C real classes
         ):
-    "Hard predictions from probability maps."
+    "Hard predictions from probability maps; multiclass maps carry the IM class as their last channel (C + 1 outputs), which a hard prediction never takes (`decode_im`'s 'real' policy, as the students' scores)."
     if isinstance(probs, (list, tuple)): return [hard(p, task) for p in probs]
     p = _np(probs)
-    return (p > 0.5).astype(np.uint8) if task == 'multilabel' else p.argmax(0).astype(np.int64 if task == 'multiclass' else np.uint8)
+    if task == 'multilabel': return (p > 0.5).astype(np.uint8)
+    if task == 'multiclass': return p[:-1].argmax(0).astype(np.int64)
+    return p.argmax(0).astype(np.uint8)
 
 def _im_of(preds, task, n_classes):
     if task == 'binary': return im_binary(preds)
