@@ -18,11 +18,13 @@ BENCHMARKS: dict[str, dict] = {}
 class MissingOptional(RuntimeError):
     "Raised by a benchmark whose peer library is not installed: skipped when running all, an error when named."
 
-def benchmark(name:str, candidate:str, reference:str, what:str, max_repeats:int|None=None):
+def benchmark(name:str, candidate:str, reference:str, what:str, max_repeats:int|None=None,
+              interleave:bool=True, # False: all candidate samples, then all reference samples (for a callable whose time depends on what ran just before it)
+             ):
     "Register `fn() -> (candidate_callable, reference_callable[, extra])` under `name` (`max_repeats` caps slow ones)."
     def _reg(fn):
         if name in BENCHMARKS: raise ValueError(f"benchmark {name!r} registered twice")
-        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what, max_repeats=max_repeats)
+        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what, max_repeats=max_repeats, interleave=interleave)
         return fn
     return _reg
 
@@ -61,10 +63,13 @@ def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=
         nc, nr = _loops(_time(cand), min_time), _loops(_time(ref), min_time)
         tc, tr = [], []
         reps = min(repeats, b['max_repeats'] or repeats)
-        for _ in range(reps): tc.append(_time(cand, nc)); tr.append(_time(ref, nr))
+        if b['interleave']:
+            for _ in range(reps): tc.append(_time(cand, nc)); tr.append(_time(ref, nr))
+        else:
+            tc = [_time(cand, nc) for _ in range(reps)]; tr = [_time(ref, nr) for _ in range(reps)]
         rec = dict(name=name, what=b['what'], candidate=b['candidate'], reference=b['reference'], repeats=reps,
                    candidate_median_s=statistics.median(tc), reference_median_s=statistics.median(tr),
-                   speedup=statistics.median(tr) / statistics.median(tc), candidate_loops=nc, reference_loops=nr, env=env,
+                   speedup=statistics.median(tr) / statistics.median(tc), candidate_loops=nc, reference_loops=nr, interleaved=b['interleave'], env=env,
                    when=time.strftime('%Y-%m-%dT%H:%M:%S'))
         if extra: rec['extra'] = extra[0]()             # measurements beyond the ratio (e.g. throughput, memory)
         (out / f'{name}.json').write_text(json.dumps(rec, indent=2))
