@@ -3,18 +3,24 @@
 Refits u_θ exactly as the recipe's `mix-{n}` steps do (same data, draw, options and seed) and writes, per upgraded image,
 the foreground fraction of the upgraded, LQ and true labels, the Dice of each, and the image's median intensity
 (the images are min–max scaled, so a brighter background has a higher median). Run from the repository root:
-`python nbs/results/noise/cost_flood_check.py` (about 2 minutes on one core) → `cost_flood_check.csv`.
+`python nbs/results/noise/cost_flood_check.py` (about 2 minutes on one core) → `cost_flood_check.csv`;
+`... cost_flood_check.py percentile` repeats it with every image percentile-normalised (1 / 99.8, `segkit.core.normalize_percentile`)
+instead of the source's min–max scaling → `cost_flood_check_percentile.csv` (a candidate remedy; the recipes are unchanged).
 """
+import sys
 import numpy as np, pandas as pd, torch
 from pathlib import Path
 from segkit.experiments import cfg_from
 from segkit.recipes.noise import CostCfg, instance_data, lq_draw, _topts
 from segkit.pseudo.upgrade import fit_upgrader, upgrade, pooled_dice, hq_split
+from segkit.core import normalize_percentile
 
 torch.set_num_threads(1)
 cfg = cfg_from(CostCfg)
 data = instance_data('nuclei', None, max_size=cfg.max_size)
 ims, inst, oth = data['train']
+norm = sys.argv[1] if len(sys.argv) > 1 else 'minmax'
+if norm == 'percentile': ims = [normalize_percentile(a) for a in ims]
 lq_all = lq_draw((ims[:cfg.pool], inst[:cfg.pool], oth[:cfg.pool]), cfg.perturbation, cfg.seed)
 rows = []
 for n in cfg.mix_hq:
@@ -25,5 +31,6 @@ for n in cfg.mix_hq:
         rows.append(dict(n_hq=n, u_train_images=len(tr), image=n + j, median_intensity=float(np.median(ims[n + j])),
                          fg_true=float((t > 0).mean()), fg_lq=float((np.asarray(l) > 0).mean()), fg_up=float(a.mean()),
                          dice_lq=pooled_dice([l], [t]), dice_up=pooled_dice([a], [t])))
-pd.DataFrame(rows).to_csv(Path(__file__).with_suffix('.csv'), index=False)
+out = Path(__file__).with_suffix('.csv') if norm == 'minmax' else Path(__file__).with_name(f'{Path(__file__).stem}_{norm}.csv')
+pd.DataFrame(rows).to_csv(out, index=False)
 print(pd.DataFrame(rows).round(3).to_string(index=False))
