@@ -68,14 +68,10 @@ def _partition():
         return python_gaec(int(sp.max()) + 1, uv, edge_costs(m, s, 0.6))
     return cand, ref, lambda: dict(superpixels=int(sp.max()), edges=len(rag_features(sp, p).uvs), image='2048×2048')
 
-# The two GAEC benchmarks time candidate and reference in separate blocks (`interleave=False`): right after a loop of the
-# candidate, the Python GAEC ran 6× slower than on its own (36.9 vs 6.3 ms per call, 2026-11-27 on one idle core), which would
-# credit the candidate with the reference's slowdown (a 102× "speed-up"); interleaved single calls had the opposite bias (13×).
 def _alone(cand, ref, n:int=15) -> dict:
-    """Medians (ms) of each callable run back to back, not interleaved. On a loaded machine the interleaved harness runs the
-    candidate right after the reference's long CPU burst, and it is then usually preempted once (one involuntary context switch
-    per call, measured with getrusage; the same after a pure busy loop, so it is not the Python GAEC's allocations), which adds a
-    timeslice of wall time; back to back, and on an idle machine, that does not happen."""
+    """Medians (ms) of single calls of each callable run back to back, not interleaved (a cross-check of the harness's ratio).
+    Before the harness timed loops of short calls with the garbage collector paused (2026-11-27), its interleaved single calls read
+    13× here against 31× back to back: the Python GAEC's dict allocations trigger a full collection (~170 ms, every ~11 calls)."""
     import statistics, time
     def med(f):
         f(); ts = []
@@ -102,14 +98,14 @@ def _gaec_case(r, c) -> tuple:
     return cand, ref, extra
 
 @benchmark('gaec_bic_vs_python', 'segkit multicut(solver="gaec"): bioimage-cpp GAEC on the attractive subgraph', 'Python GAEC (heap)',
-           'GAEC on the RAG of a 2048² map, ~4k nodes, 1 % attractive edges (target ≥ 20×)', max_repeats=15, interleave=False)
+           'GAEC on the RAG of a 2048² map, ~4k nodes, 1 % attractive edges (target ≥ 20×)', max_repeats=15)
 def _gaec():
     from segkit.instances.partition import dt_watershed, rag_features, edge_costs
     p = _tissue(); r = rag_features(dt_watershed(p), p)
     return _gaec_case(r, edge_costs(r.mean, r.size, 0.6))
 
 @benchmark('gaec_bic_vs_python_overseg', 'segkit multicut(solver="gaec"): bioimage-cpp GAEC on the attractive subgraph', 'Python GAEC (heap)',
-           'GAEC on an over-segmented 2048² map (σ_seeds 0, min size 5: ~9k nodes, ~24 % attractive edges; target ≥ 20×)', max_repeats=15, interleave=False)
+           'GAEC on an over-segmented 2048² map (σ_seeds 0, min size 5: ~9k nodes, ~24 % attractive edges; target ≥ 20×)', max_repeats=15)
 def _gaec_overseg():
     "The same tissue cut into ~2 superpixels per cell, as PlantSeg's superpixels usually are: GAEC has thousands of contractions to do."
     from segkit.instances.partition import dt_watershed, rag_features, edge_costs

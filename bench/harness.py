@@ -5,11 +5,14 @@ callables doing the same work. The harness warms both up, times them interleaved
 medians and `speedup = median(reference) / median(candidate)` (> 1: the candidate is faster), with versions and device.
 A callable faster than `min_time` (50 ms) is timed as a loop of `n` calls per sample (n from its warm-up time, as `timeit`'s
 autorange does) and its per-call time is the loop's time / n: a single sub-millisecond call right after the other callable's long
-burst measures cache refills and a scheduler preemption, not the work (`candidate_loops`/`reference_loops` record n).
+burst measures cache refills and a scheduler preemption, not the work (`candidate_loops`/`reference_loops` record n). The cyclic
+garbage collector is paused while timing, as `timeit` does: a full collection walks every object of the process (torch's
+included) and lands on whichever callable happens to allocate the container that triggers it (a 170 ms pause every ~11 calls of
+the pure-Python GAEC reference).
 Timings are never asserted in tests; ratios measured in one run are what the targets in issues refer to.
 """
 from __future__ import annotations
-import json, statistics, time
+import gc, json, statistics, time
 from pathlib import Path
 from typing import Callable
 
@@ -18,13 +21,11 @@ BENCHMARKS: dict[str, dict] = {}
 class MissingOptional(RuntimeError):
     "Raised by a benchmark whose peer library is not installed: skipped when running all, an error when named."
 
-def benchmark(name:str, candidate:str, reference:str, what:str, max_repeats:int|None=None,
-              interleave:bool=True, # False: all candidate samples, then all reference samples (for a callable whose time depends on what ran just before it)
-             ):
+def benchmark(name:str, candidate:str, reference:str, what:str, max_repeats:int|None=None):
     "Register `fn() -> (candidate_callable, reference_callable[, extra])` under `name` (`max_repeats` caps slow ones)."
     def _reg(fn):
         if name in BENCHMARKS: raise ValueError(f"benchmark {name!r} registered twice")
-        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what, max_repeats=max_repeats, interleave=interleave)
+        BENCHMARKS[name] = dict(fn=fn, candidate=candidate, reference=reference, what=what, max_repeats=max_repeats)
         return fn
     return _reg
 
@@ -33,11 +34,15 @@ def _sync():
     if torch.cuda.is_available(): torch.cuda.synchronize()
 
 def _time(f:Callable, n:int=1) -> float:
-    "Seconds per call of `f`, timed as one loop of `n` calls."
-    _sync(); t = time.perf_counter()
-    for _ in range(n): f()
-    _sync()
-    return (time.perf_counter() - t) / n
+    "Seconds per call of `f`, timed as one loop of `n` calls with Python's cyclic garbage collector paused (as `timeit` does)."
+    gc_was = gc.isenabled(); gc.disable()
+    try:
+        _sync(); t = time.perf_counter()
+        for _ in range(n): f()
+        _sync()
+        return (time.perf_counter() - t) / n
+    finally:
+        if gc_was: gc.enable()
 
 def _loops(t_warm:float, min_time:float) -> int:
     "Calls per timed sample so that one sample lasts about `min_time` (1 for callables slower than that; at most 1000)."
@@ -63,13 +68,10 @@ def run_benchmarks(names=None, repeats:int=7, out='bench/results', verbose:bool=
         nc, nr = _loops(_time(cand), min_time), _loops(_time(ref), min_time)
         tc, tr = [], []
         reps = min(repeats, b['max_repeats'] or repeats)
-        if b['interleave']:
-            for _ in range(reps): tc.append(_time(cand, nc)); tr.append(_time(ref, nr))
-        else:
-            tc = [_time(cand, nc) for _ in range(reps)]; tr = [_time(ref, nr) for _ in range(reps)]
+        for _ in range(reps): tc.append(_time(cand, nc)); tr.append(_time(ref, nr))
         rec = dict(name=name, what=b['what'], candidate=b['candidate'], reference=b['reference'], repeats=reps,
                    candidate_median_s=statistics.median(tc), reference_median_s=statistics.median(tr),
-                   speedup=statistics.median(tr) / statistics.median(tc), candidate_loops=nc, reference_loops=nr, interleaved=b['interleave'], env=env,
+                   speedup=statistics.median(tr) / statistics.median(tc), candidate_loops=nc, reference_loops=nr, env=env,
                    when=time.strftime('%Y-%m-%dT%H:%M:%S'))
         if extra: rec['extra'] = extra[0]()             # measurements beyond the ratio (e.g. throughput, memory)
         (out / f'{name}.json').write_text(json.dumps(rec, indent=2))
