@@ -351,7 +351,7 @@ class CostCfg(UNetTrainCfg):
     mix_hq: tuple[int, ...] = (2, 4, 6) # framework points: HQ images, the rest of the pool LQ and upgraded (≥ 2 points for U5)
     k: float = 5.0 # cost of one HQ label in LQ labels
     epochs: int = 4 # segmenter epochs
-    up_epochs: int = 8 # upgrade-network epochs
+    up_epochs: int = 24 # upgrade-network epochs (8 left u_θ flooding images when trained on 1–5 HQ images: cost_flood_check)
     FULL = dict(pool=30, hq_sizes=(1, 3, 6, 10, 20, 30), mix_hq=(1, 3, 6), epochs=50, up_epochs=50, lr=1e-5,
                 **UNET_FULL)
     CHOICES = dict(perturbation=tuple(PRESETS.names()))
