@@ -295,7 +295,7 @@ def hard(probs, # `(n_out, H, W)` probabilities of one teacher on one image (or 
     if isinstance(probs, (list, tuple)): return [hard(p, task) for p in probs]
     p = _np(probs)
     if task == 'multilabel': return (p > 0.5).astype(np.uint8)
-    if task == 'multiclass': return p[:-1].argmax(0).astype(np.int64)
+    if task == 'multiclass': return decode_im(p).astype(np.int64)
     return p.argmax(0).astype(np.uint8)
 
 def _im_of(preds, task, n_classes):
