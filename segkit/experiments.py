@@ -68,6 +68,20 @@ def _dir_guard(path:Path):
     try: fcntl.flock(fd, fcntl.LOCK_EX); yield
     finally: os.close(fd)   # closing releases the flock
 
+def _publish_new(dst:Path, text:str):
+    """Create `dst` holding `text`, atomically: raises `FileExistsError` when `dst` exists. The text is written in full to a
+    private file first and published with one hard link, so no reader ever sees `dst` empty or half-written (an `O_EXCL`
+    create-then-write leaves a moment where it is; two concurrent resumes once read a lock with no PID in it). Where the
+    file system has no hard links, falls back to `O_EXCL`."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text)
+    try: os.link(tmp, dst)
+    except FileExistsError: raise
+    except OSError:   # no hard links here (some network/FUSE file systems)
+        fd = os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, 'w') as f: f.write(text)
+    finally: tmp.unlink(missing_ok=True)
+
 class Run:
     "A run folder: config, status, lock, finished steps, metrics, figures, checkpoints and report."
     LOCK = 'run.lock'
@@ -115,7 +129,7 @@ class Run:
         me = dict(pid=os.getpid(), host=socket.gethostname(), started=dt.datetime.now().isoformat(timespec='seconds'), token=uuid.uuid4().hex)
         stale = None
         for _ in range(5):
-            try: fd = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            try: _publish_new(self.lock_file, json.dumps(me))
             except FileExistsError:
                 with _dir_guard(self.path):   # read-compare-remove under a guard, so two takeovers cannot both win
                     info = self.lock_info()
@@ -126,7 +140,6 @@ class Run:
                     stale = {k: v for k, v in info.items() if k not in ('alive', 'token')}
                     self.lock_file.unlink(missing_ok=True)
                 continue
-            with os.fdopen(fd, 'w') as f: json.dump(me, f)
             self._token = me['token']
             return stale
         raise RunLocked(f"run folder {self.path}: could not take the lock {self.lock_file}; try again")

@@ -131,3 +131,12 @@ def test_damaged_checkpoint_names_file_and_fix(tmp_path):
     assert resume_from(l2, last) == 1                                     # the fix works
     last.write_text('not a checkpoint')                                   # garbage, no previous epoch left
     with pytest.raises(CheckpointError, match='or delete it to train from the first epoch'): resume_from(l2, last)
+
+def test_lock_is_published_whole(tmp_path):
+    "The lock appears with its full content at once (a reader never sees it empty) and is never overwritten."
+    from segkit.experiments import _publish_new
+    f = tmp_path / 'run.lock'
+    _publish_new(f, '{"pid": 1}')
+    assert f.read_text() == '{"pid": 1}' and [p.name for p in tmp_path.iterdir()] == ['run.lock']   # no private file left
+    with pytest.raises(FileExistsError): _publish_new(f, '{"pid": 2}')
+    assert f.read_text() == '{"pid": 1}' and len(list(tmp_path.iterdir())) == 1
