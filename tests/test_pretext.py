@@ -29,8 +29,18 @@ def test_light_preset_only_permutes_pixels():
     v = view_aug('light', seed=0)(x)
     assert torch.allclose(v.flatten(1).sort(1).values, x.flatten(1).sort(1).values, atol=1e-5)
 
+def test_intensity_preset_is_a_per_image_gain_and_shift():
+    "`intensity` moves no pixel: every view is a·x + b with a in [0.6, 1.4] and b in [−0.05, 0.1], drawn per image."
+    x = torch.rand(8, 2, 16, 16)
+    v = view_aug('intensity', seed=3)(x)
+    X = torch.stack([x.flatten(1), torch.ones_like(x.flatten(1))], 2)                 # least squares v = a·x + b per image
+    ab = torch.linalg.lstsq(X, v.flatten(1)[..., None]).solution[..., 0]
+    assert torch.allclose(X @ ab[..., None], v.flatten(1)[..., None], atol=1e-4)     # exactly affine: no blur, noise or move
+    assert ((ab[:, 0] >= 0.6 - 1e-4) & (ab[:, 0] <= 1.4 + 1e-4)).all() and ((ab[:, 1] >= -0.05 - 1e-4) & (ab[:, 1] <= 0.1 + 1e-4)).all()
+    assert ab[:, 1].std() > 0.01 and ab[:, 0].std() > 0.05                          # drawn per image
+
 def test_augmentation_presets_are_a_registry():
-    assert AUG_PRESETS.names() == ['light', 'microscopy', 'monuseg', 'terrain']
+    assert AUG_PRESETS.names() == ['intensity', 'light', 'microscopy', 'monuseg', 'terrain']
     for p in AUG_PRESETS.names(): assert AUG_PRESETS.check(p).shape == (2, 1, 16, 16)
     assert AUG_PRESETS.help('light').startswith('flips')
 

@@ -5,7 +5,7 @@ import torch
 from segkit.core import synth_blobs
 from segkit.models.unet import UNet
 from segkit.pseudo.upgrade import (UpgradeDataset, upgrade_dls, upgrade_learner, upgrade, threshold_baseline, apply_threshold, pooled_dice,
-                                   annotation_cost, equidistant_slices, upgrade_framework, TrainOpts, make_net)
+                                   annotation_cost, equidistant_slices, upgrade_framework, TrainOpts, make_net, ImageAug)
 
 def _loop(images, labels, grid):
     "The brute-force reference: one pass over the data per threshold."
@@ -52,6 +52,27 @@ def test_upgrade_learner_checks_channels_and_upgrade_returns_binary_maps():
     learn = upgrade_learner(dls, 1, depth=2, base=4)
     out = upgrade(learn.model, bl.images[3:], [(m > 0).astype(np.uint8) for m in bl.masks[3:]])
     assert all(o.shape == m.shape and o.dtype == np.uint8 and o.max() <= 1 for o, m in zip(out, bl.masks[3:]))
+
+def test_image_aug_jitters_only_image_channels_of_training_batches():
+    "u_θ's `aug`: each training image becomes a·x + b (one gain and shift per item); the label channel and validation stay as they are."
+    bl = synth_blobs(5, 32, seed=1)
+    dls = upgrade_dls(UpgradeDataset(bl.images[:3], bl.masks[:3], 'om70', crop=32), bl.images[3:], bl.masks[3:], bs=3, device='cpu')
+    learn = upgrade_learner(dls, 1, depth=2, base=4, aug='intensity', seed=0)
+    cb = next(c for c in learn.cbs if isinstance(c, ImageAug))
+    x = torch.rand(3, 2, 32, 32); x[:, 1] = (x[:, 1] > 0.5).float()
+    def run(training):
+        learn.xb, learn.training = (x.clone(),), training
+        cb.before_batch(); return learn.xb[0]
+    out = run(True)
+    assert torch.equal(out[:, 1], x[:, 1]) and not torch.allclose(out[:, 0], x[:, 0])
+    for i in range(3):                                                    # exactly affine per item, within the preset's ranges
+        A = torch.stack([x[i, 0].flatten(), torch.ones(32 * 32)], 1)
+        a, b = torch.linalg.lstsq(A, out[i, 0].flatten()[:, None]).solution[:, 0]
+        assert 0.6 - 1e-4 <= a <= 1.4 + 1e-4 and -0.05 - 1e-4 <= b <= 0.1 + 1e-4
+        assert torch.allclose(A @ torch.stack([a, b]), out[i, 0].flatten(), atol=1e-4)
+    assert torch.equal(run(False), x)                                     # validation batches untouched
+    assert not any(isinstance(c, ImageAug) for c in upgrade_learner(dls, 1, depth=2, base=4).cbs)   # None: the thesis, no jitter
+    with pytest.raises(ValueError, match="moves pixels"): upgrade_learner(dls, 1, depth=2, base=4, aug='microscopy')
 
 @pytest.mark.parametrize('make,msg', [
     (lambda: annotation_cost(1, 1, k=0), '`k`: expected a positive cost ratio'),

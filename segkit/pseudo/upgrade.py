@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 from fastai.data.core import DataLoaders
+from fastai.callback.core import Callback
 from ..core import check_image, check_label_map, stream_seed, torch_seeded
 from ..data.block import make_dls
 from ..labels.noise import NoisyLabels, NoiseEpoch, get_preset
@@ -18,9 +19,10 @@ from ..losses import DiceLoss
 from ..metrics.semantic import PooledSegMetric, confusion_matrix, dice_from_confusion, pooled_dice as _pooled_dice
 from ..models.unet import UNet, segnet_like
 from .neuboot import fit_unet
+from ..selfsl.pretext import view_aug
 
 # %% auto #0
-__all__ = ['NETS', 'REGIMES', 'UpgradeDataset', 'upgrade_dls', 'make_net', 'upgrade_learner', 'upgrade', 'TrainOpts',
+__all__ = ['NETS', 'REGIMES', 'UpgradeDataset', 'upgrade_dls', 'make_net', 'ImageAug', 'upgrade_learner', 'upgrade', 'TrainOpts',
            'pooled_dice', 'train_segmenter', 'train_upgrader', 'ThresholdFit', 'threshold_grid', 'threshold_baseline',
            'apply_threshold', 'annotation_cost', 'equidistant_slices', 'hq_split', 'fit_upgrader', 'upgrade_framework']
 
@@ -66,18 +68,33 @@ def make_net(net:str, # 'unet' (the thesis U-Net, up-conv decoder), 'segnet_like
     from segkit.models.msd import MSD
     return MSD(n_in, n_out, depth=depth)
 
+class ImageAug(Callback):
+    "Photometric jitter of the first `n` (image) channels of every training batch; the perturbed-label channel is left as it is."
+    order = 1
+    def __init__(self, preset:str, # an `AUG_PRESETS` name that moves no pixel (the label channel must stay aligned)
+                 n:int, seed:int=0):
+        self.aug, self.n = view_aug(preset, seed=stream_seed(seed, 'upgrade-aug')), n
+        if self.aug.scale is not None or self.aug.flip or self.aug.rot90:
+            raise ValueError(f"`aug`: preset {preset!r} moves pixels (crop, flip or rotation); u_θ's label channel would no longer match its image — use 'intensity'")
+    def before_batch(self):
+        if not self.training: return
+        x = self.xb[0]; t = x.as_subclass(torch.Tensor)
+        self.learn.xb = (torch.cat([self.aug(t[:, :self.n]).to(t.dtype), t[:, self.n:]], 1).as_subclass(type(x)),)
+
 def upgrade_learner(dls:DataLoaders, # from `upgrade_dls`
                     n_img_channels:int, # C, the image channels (the network sees C + 1)
                     lr:float=1e-3, # the thesis: 1e-5 (full runs); 1e-3 converges in CPU-sized runs
                     patience:int|None=10, # early stopping on validation loss (None: off)
                     depth:int=4, base:int=64, # the U-Net (thesis: 4 levels, 64 maps)
+                    aug:str|None=None, # photometric jitter of the image channels, an `AUG_PRESETS` name ('intensity'); None: none (the thesis)
+                    seed:int=0, # seeds `aug`
                    ):
     "A `make_learner` preset for u_θ: U-Net on C + 1 channels, soft Dice on the foreground, best weights kept, online-noise epochs."
     got = getattr(dls, 'n_channels', None)
     if got is not None and got != n_img_channels + 1:
         raise ValueError(f"`n_img_channels`: the batches carry {got} channels, expected C + 1 = {n_img_channels + 1} (image + perturbed label)")
     learn = make_learner(dls, UNet(n_img_channels + 1, 2, depth=depth, base=base, up='upconv'), DiceLoss(skip_bg=True),
-                         [PooledSegMetric(2, 'dice_fg')], cbs=[NoiseEpoch()], early_stop=None if patience is None else dict(patience=patience))
+                         [PooledSegMetric(2, 'dice_fg')], cbs=[NoiseEpoch()] + ([ImageAug(aug, n_img_channels, seed)] if aug else []), early_stop=None if patience is None else dict(patience=patience))
     learn.lr = lr
     return learn
 
@@ -112,6 +129,7 @@ class TrainOpts:
     base:int = 16
     patience:int|None = None
     device:str|None = None
+    aug:str|None = None # u_θ only: photometric jitter of its image channels (`upgrade_learner`'s `aug`); segmenters train without
 
 def pooled_dice(preds, targets) -> float:
     "Foreground Dice pooled over a set of binary label maps (any sizes): `segkit.metrics.semantic.pooled_dice` (foreground > 0)."
@@ -143,7 +161,7 @@ def train_upgrader(hq_images, hq_inst, # the HQ set (training part)
     tr = UpgradeDataset(hq_images, hq_inst, pipeline, other, 'online', seed, crop=opts.crop, flip=True, epoch_len=opts.epoch_len)
     dls = upgrade_dls(tr, valid_images, valid_inst, valid_other, bs=opts.bs, seed=seed, device=opts.device)
     with torch_seeded(stream_seed(seed, 'upgrader')):
-        learn = upgrade_learner(dls, tr.n_img, opts.lr, opts.patience, opts.depth, opts.base)
+        learn = upgrade_learner(dls, tr.n_img, opts.lr, opts.patience, opts.depth, opts.base, opts.aug, seed)
         with learn.no_bar(), learn.no_logging(): learn.fit(opts.epochs, opts.lr)
     return learn.model
 

@@ -18,7 +18,7 @@ from ..learner import predict_masks
 from ..experiments import RecipeCfg, Run, Report, recipe, register_demo_step
 
 # %% auto #0
-__all__ = ['SETTINGS', 'UNLEARNED', 'UNET_FULL', 'CLAIM_IDS', 'instance_data', 'UNetTrainCfg', 'RobustnessCfg',
+__all__ = ['SETTINGS', 'UNLEARNED', 'UNET_FULL', 'CLAIM_IDS', 'instance_data', 'UNetTrainCfg', 'UpgradeTrainCfg', 'RobustnessCfg',
            'robustness_cells', 'noisy_train_set', 'robustness_cell', 'robustness_claims', 'wilcoxon_table',
            'noise_robustness', 'UpgradeCfg', 'upgrade_claims', 'upgrade_recipe', 'hq_lq_split', 'lq_draw',
            'MismatchCfg', 'mismatch_claims', 'upgrade_mismatch', 'CostCfg', 'cost_claims', 'upgrade_cost',
@@ -60,6 +60,20 @@ class UNetTrainCfg(RecipeCfg):
     RANGES = dict(max_size='>= 32')
 
 UNET_FULL = dict(epoch_len=480, crop=256, depth=4, base=64, max_size=None)   # the thesis' training sizes (full presets)
+
+@dataclass(frozen=True)
+class UpgradeTrainCfg(UNetTrainCfg):
+    "`UNetTrainCfg` plus the upgrade network's own options, shared by the four upgrade recipes."
+    up_epochs: int = 8 # upgrade-network epochs
+    up_aug: str = 'none' # u_θ's photometric jitter: 'intensity' (a gain and a background shift per crop) or 'none' (the thesis)
+    CHOICES = dict(up_aug=('none', 'intensity'))   # presets of `AUG_PRESETS` that move no pixel
+    RANGES = dict(up_epochs='>= 1')
+
+def _topts(cfg, epochs:int, aug:str='none') -> TrainOpts:
+    return TrainOpts(epochs, cfg.epoch_len, cfg.crop, cfg.bs, cfg.lr, cfg.depth, cfg.base, None, cfg.device, None if aug == 'none' else aug)
+
+def _up_opts(cfg:UpgradeTrainCfg) -> TrainOpts: return _topts(cfg, cfg.up_epochs, cfg.up_aug)
+def _aug_text(cfg:UpgradeTrainCfg) -> str: return '' if cfg.up_aug == 'none' else f" with `{cfg.up_aug}` jitter"
 
 @dataclass(frozen=True)
 class RobustnessCfg(UNetTrainCfg):
@@ -182,18 +196,17 @@ def noise_robustness(run:Run, cfg:RobustnessCfg):
 
 # %% ../../nbs/14g_recipes.noise.ipynb #3b7d3be4
 @dataclass(frozen=True)
-class UpgradeCfg(UNetTrainCfg):
+class UpgradeCfg(UpgradeTrainCfg):
     "`upgrade`: Table 3.1 on nuclei (defaults: quick preset)."
     perturbations: tuple[str, ...] = ('om70', 'bias6') # LQ levels (presets)
     regimes: tuple[str, ...] = REGIMES # training regimes compared
     n_hq: int = 3 # HQ training images (thesis: 10)
-    epochs: int = 4 # segmenter epochs
-    up_epochs: int = 8 # upgrade-network epochs
+    epochs: int = 12 # segmenter epochs (4 left them undertrained, see `upgrade-cost`)
     thrs_fit: str = 'hq' # global threshold fit on the HQ set, or 'oracle' (HQ + clean LQ labels, the thesis' fit)
     FULL = dict(perturbations=('om70', 'inc70', 'bias6', 'om30+inc30+bias4', 'om50+inc50+bias6'), n_hq=10, epochs=50, up_epochs=50,
                 lr=1e-5, **UNET_FULL)
-    CHOICES = dict(perturbations=tuple(PRESETS.names()), regimes=REGIMES, thrs_fit=('hq', 'oracle'))
-    RANGES = dict(n_hq='>= 1', up_epochs='>= 1')
+    CHOICES = dict(UpgradeTrainCfg.CHOICES, perturbations=tuple(PRESETS.names()), regimes=REGIMES, thrs_fit=('hq', 'oracle'))
+    RANGES = dict(n_hq='>= 1')
 
 def upgrade_claims(t:pd.DataFrame) -> list[str]:
     "Table 3.1 claims from the per-perturbation results (columns: lq_label_dice, upgraded_label_dice and the regimes' test Dice)."
@@ -225,8 +238,7 @@ def upgrade_recipe(run:Run, cfg:UpgradeCfg):
     ims, inst, oth = data['train']
     if cfg.n_hq >= len(ims): raise ValueError(f"`n_hq`: {cfg.n_hq} leaves no LQ images of the {len(ims)} training images")
     hq = (ims[:cfg.n_hq], inst[:cfg.n_hq]); hq_other = oth[:cfg.n_hq]
-    opts = TrainOpts(cfg.epochs, cfg.epoch_len, cfg.crop, cfg.bs, cfg.lr, cfg.depth, cfg.base, None, cfg.device)
-    up_opts = TrainOpts(cfg.up_epochs, cfg.epoch_len, cfg.crop, cfg.bs, cfg.lr, cfg.depth, cfg.base, None, cfg.device)
+    opts, up_opts = _topts(cfg, cfg.epochs), _up_opts(cfg)
     (vi, vl, _), (ti, tl, _) = data['valid'], data['test']
     rows = []
     for p in cfg.perturbations:
@@ -245,7 +257,7 @@ def upgrade_recipe(run:Run, cfg:UpgradeCfg):
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seed {cfg.seed}, device `{(cfg.env or {}).get('device')}`. Data: `{data['name']}` (real, expert instance labels); ",
           f"HQ = the first {cfg.n_hq} training images, LQ = the other {len(ims) - cfg.n_hq} with one seeded perturbation each",
           f", centre-cropped to {cfg.max_size}²" if cfg.max_size else "", f"; test = {len(ti)} test images (cell lines unseen in training). ",
-          f"u_θ and segmenters: U-Net depth {cfg.depth}, {cfg.base} maps, Adam lr {cfg.lr}, soft Dice; u_θ {cfg.up_epochs} epochs, segmenters {cfg.epochs} epochs, ",
+          f"u_θ and segmenters: U-Net depth {cfg.depth}, {cfg.base} maps, Adam lr {cfg.lr}, soft Dice; u_θ {cfg.up_epochs} epochs{_aug_text(cfg)}, segmenters {cfg.epochs} epochs, ",
           f"{cfg.epoch_len} crops of {cfg.crop}² per epoch. `thrs` = one global threshold fit on the {'HQ set' if cfg.thrs_fit == 'hq' else 'HQ set plus the clean LQ labels (oracle)'}.")
     rep.h2("Table 3.1 layout: label Dice (LQ → upgraded), then test Dice per regime").table(t.round(3))
     rep.h2("Claims (computed from this run)").bullets(upgrade_claims(t))
@@ -270,22 +282,18 @@ def lq_draw(lq:tuple, perturbation:str, seed:int, offset:int=0) -> list:
     "One seeded LQ label per image (offline draw; unit = the image's training index `offset + k`)."
     return [perturb(l, perturbation, image=i, other=o, seed=seed, unit=offset + k)[0] for k, (i, l, o) in enumerate(zip(*lq))]
 
-def _topts(cfg, epochs:int) -> TrainOpts:
-    return TrainOpts(epochs, cfg.epoch_len, cfg.crop, cfg.bs, cfg.lr, cfg.depth, cfg.base, None, cfg.device)
-
 # %% ../../nbs/14g_recipes.noise.ipynb #a1c0e005
 @dataclass(frozen=True)
-class MismatchCfg(UNetTrainCfg):
+class MismatchCfg(UpgradeTrainCfg):
     "`upgrade-mismatch`: Table 3.2 on nuclei, u_θ trained on one perturbation and applied to another (defaults: quick preset)."
     train_levels: tuple[str, ...] = ('om30', 'om70') # perturbations u_θ is trained with (rows)
     lq_levels: tuple[str, ...] = ('om30', 'om70', 'bias6') # perturbations of the LQ labels (columns)
     n_hq: int = 3 # HQ training images (thesis: 10)
     n_lq: int|None = 8 # LQ images (None: all other training images)
-    up_epochs: int = 8 # upgrade-network epochs
     FULL = dict(train_levels=('om30', 'om70', 'inc70', 'bias2', 'bias6'), lq_levels=('om30', 'om70', 'inc70', 'bias2', 'bias6'), n_hq=10,
                 n_lq=None, up_epochs=50, lr=1e-5, **UNET_FULL)
-    CHOICES = dict(train_levels=tuple(PRESETS.names()), lq_levels=tuple(PRESETS.names()))
-    RANGES = dict(n_hq='>= 1', n_lq='>= 1', up_epochs='>= 1')
+    CHOICES = dict(UpgradeTrainCfg.CHOICES, train_levels=tuple(PRESETS.names()), lq_levels=tuple(PRESETS.names()))
+    RANGES = dict(n_hq='>= 1', n_lq='>= 1')
 
 def _level(name:str) -> float:
     "The omission/inclusion rate or bias q_max of a single-type preset (for ordering levels of one type)."
@@ -321,7 +329,7 @@ def mismatch_claims(t:pd.DataFrame) -> list[str]:
 def upgrade_mismatch(run:Run, cfg:MismatchCfg):
     data = instance_data(cfg.source or 'nuclei', cfg.path, max_size=cfg.max_size)
     hq, lq = hq_lq_split(data, cfg.n_hq, cfg.n_lq)
-    opts = _topts(cfg, cfg.up_epochs)
+    opts = _up_opts(cfg)
     lqs = {l: lq_draw(lq, l, cfg.seed, cfg.n_hq) for l in cfg.lq_levels}
     rows = [dict(trained_on='lq', **{l: pooled_dice(y, lq[1]) for l, y in lqs.items()})]
     for tl in cfg.train_levels:
@@ -335,7 +343,7 @@ def upgrade_mismatch(run:Run, cfg:MismatchCfg):
     rep = Report(run).h1("Mismatched upgrade networks (Vădineanu ch. 3, Table 3.2) on nuclei")
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seed {cfg.seed}, device `{(cfg.env or {}).get('device')}`. Data: `{data['name']}` (real, expert instance labels); ",
           f"HQ = the first {cfg.n_hq} training images, LQ = the next {len(lq[0])}, one seeded draw per LQ level", f", centre-cropped to {cfg.max_size}²" if cfg.max_size else "",
-          f". u_θ: U-Net depth {cfg.depth}, {cfg.base} maps, {cfg.up_epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}², Adam lr {cfg.lr}, soft Dice, online perturbation ",
+          f". u_θ: U-Net depth {cfg.depth}, {cfg.base} maps, {cfg.up_epochs} epochs × {cfg.epoch_len} crops of {cfg.crop}²{_aug_text(cfg)}, Adam lr {cfg.lr}, soft Dice, online perturbation ",
           "of the row's level. Cells: pooled label Dice against the clean LQ labels (first row: the raw LQ labels).")
     rep.h2("Upgraded label Dice: u_θ's training level (rows) × LQ level (columns)").table(t.round(3))
     rep.h2("Claims (computed from this run)").bullets(mismatch_claims(t))
@@ -343,19 +351,19 @@ def upgrade_mismatch(run:Run, cfg:MismatchCfg):
 
 # %% ../../nbs/14g_recipes.noise.ipynb #a1c0e008
 @dataclass(frozen=True)
-class CostCfg(UNetTrainCfg):
+class CostCfg(UpgradeTrainCfg):
     "`upgrade-cost`: Fig. 3.6 on nuclei, test Dice against annotation cost for HQ-only, LQ-only and HQ + upgraded mixes of one pool (defaults: quick preset)."
     perturbation: str = 'om70' # the LQ perturbation
     pool: int = 8 # training images in the pool (the first ones)
     hq_sizes: tuple[int, ...] = (2, 4, 8) # HQ-only points: labelled images
     mix_hq: tuple[int, ...] = (2, 4, 6) # framework points: HQ images, the rest of the pool LQ and upgraded (≥ 2 points for U5)
     k: float = 5.0 # cost of one HQ label in LQ labels
-    epochs: int = 4 # segmenter epochs
+    epochs: int = 12 # segmenter epochs (4 left them undertrained: on 7–8 clean images they flooded 4–9 of 15 test images, segmenter_epochs_check)
     up_epochs: int = 24 # upgrade-network epochs (8 left u_θ flooding images when trained on 1–5 HQ images: cost_flood_check)
     FULL = dict(pool=30, hq_sizes=(1, 3, 6, 10, 20, 30), mix_hq=(1, 3, 6), epochs=50, up_epochs=50, lr=1e-5,
                 **UNET_FULL)
-    CHOICES = dict(perturbation=tuple(PRESETS.names()))
-    RANGES = dict(pool='>= 2', k='> 0', up_epochs='>= 1')
+    CHOICES = dict(UpgradeTrainCfg.CHOICES, perturbation=tuple(PRESETS.names()))
+    RANGES = dict(pool='>= 2', k='> 0')
 
 def cost_claims(t:pd.DataFrame, perturbation:str) -> list[str]:
     "U7 from the cost table (columns: regime, n_hq, n_lq, cost, test_dice)."
@@ -392,7 +400,7 @@ def upgrade_cost(run:Run, cfg:CostCfg):
     bad = [n for n in tuple(cfg.hq_sizes) + tuple(cfg.mix_hq) if not 1 <= n <= cfg.pool] + [n for n in cfg.mix_hq if n >= cfg.pool]
     if bad: raise ValueError(f"`hq_sizes`/`mix_hq`: {bad} outside 1..pool = {cfg.pool} (a mix needs at least one LQ image)")
     (vi, vl, _), (ti, tl, _) = data['valid'], data['test']
-    opts, up_opts = _topts(cfg, cfg.epochs), _topts(cfg, cfg.up_epochs)
+    opts, up_opts = _topts(cfg, cfg.epochs), _up_opts(cfg)
     lq_all = lq_draw((ims[:cfg.pool], inst[:cfg.pool], oth[:cfg.pool]), cfg.perturbation, cfg.seed)   # one LQ draw per pool image, shared by every point
     def seg(x, y):
         m, info = train_segmenter(x, y, vi, vl, opts, seed=cfg.seed)
@@ -420,7 +428,7 @@ def upgrade_cost(run:Run, cfg:CostCfg):
     rep = Report(run).h1("Segmentation quality against annotation cost (Vădineanu ch. 3, Fig. 3.6) on nuclei")
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seed {cfg.seed}, device `{(cfg.env or {}).get('device')}`. Data: `{data['name']}` (real, expert instance labels); ",
           f"pool = the first {cfg.pool} training images, LQ = one seeded `{cfg.perturbation}` draw per image", f", centre-cropped to {cfg.max_size}²" if cfg.max_size else "",
-          f"; cost = n_LQ + {cfg.k:g}·n_HQ. Segmenters: U-Net depth {cfg.depth}, {cfg.base} maps, {cfg.epochs} epochs; u_θ {cfg.up_epochs} epochs; {cfg.epoch_len} crops of {cfg.crop}² per epoch, ",
+          f"; cost = n_LQ + {cfg.k:g}·n_HQ. Segmenters: U-Net depth {cfg.depth}, {cfg.base} maps, {cfg.epochs} epochs; u_θ {cfg.up_epochs} epochs{_aug_text(cfg)}; {cfg.epoch_len} crops of {cfg.crop}² per epoch, ",
           f"Adam lr {cfg.lr}, soft Dice; pooled Dice on the {len(ti)} test images.")
     rep.h2("Test Dice by labelling regime and cost").table(t.round(3)).figure('cost', 'test Dice against annotation cost')
     rep.h2("Claims (computed from this run)").bullets(cost_claims(t, cfg.perturbation))
@@ -428,16 +436,15 @@ def upgrade_cost(run:Run, cfg:CostCfg):
 
 # %% ../../nbs/14g_recipes.noise.ipynb #a1c0e00a
 @dataclass(frozen=True)
-class PredictionsCfg(UNetTrainCfg):
+class PredictionsCfg(UpgradeTrainCfg):
     "`upgrade-predictions`: the case study on nuclei, a weak segmenter's predictions repaired by u_θ (defaults: quick preset)."
     pipeline: str = 'case_study' # u_θ's online perturbation
     n_hq: int = 3 # HQ training images (thesis: 10)
     n_lq: int|None = 8 # images whose predictions are upgraded (None: all other training images)
     seg_epochs: int = 4 # epochs of the weak segmenter (trained on 2 of the HQ images; 2 epochs left its masks nearly empty)
-    up_epochs: int = 8 # upgrade-network epochs
     FULL = dict(n_hq=10, n_lq=None, seg_epochs=20, up_epochs=50, lr=1e-5, **UNET_FULL)
-    CHOICES = dict(pipeline=tuple(PRESETS.names()))
-    RANGES = dict(n_hq='>= 1', n_lq='>= 1', seg_epochs='>= 1', up_epochs='>= 1')
+    CHOICES = dict(UpgradeTrainCfg.CHOICES, pipeline=tuple(PRESETS.names()))
+    RANGES = dict(n_hq='>= 1', n_lq='>= 1', seg_epochs='>= 1')
 
 def predictions_claims(r:dict) -> list[str]:
     "U6 from the run's label Dice (keys: pred_dice, upgraded_dice)."
@@ -456,7 +463,7 @@ def upgrade_predictions(run:Run, cfg:PredictionsCfg):
         seg, info = train_segmenter([hq[0][i] for i in tr], [hq[1][i] for i in tr], [hq[0][i] for i in va], [hq[1][i] for i in va],
                                     _topts(cfg, cfg.seg_epochs), seed=cfg.seed)
         pred = [p.astype(np.uint8) for p in predict_masks(seg, lq[0], bs=2)]
-        u = fit_upgrader(hq[:2], cfg.pipeline, hq[2], _topts(cfg, cfg.up_epochs), seed=cfg.seed)
+        u = fit_upgrader(hq[:2], cfg.pipeline, hq[2], _up_opts(cfg), seed=cfg.seed)
         up = upgrade(u, lq[0], pred)
         return dict(pred_dice=pooled_dice(pred, lq[1]), upgraded_dice=pooled_dice(up, lq[1]), n_lq=len(lq[0]), seg_retries=info['retries'])
     r = run.step('predictions', _go)
@@ -465,7 +472,7 @@ def upgrade_predictions(run:Run, cfg:PredictionsCfg):
     rep = Report(run).h1("Upgrading a network's predictions (Vădineanu ch. 3, case study) on nuclei")
     rep.p(f"Run `{run.path.name}`, preset `{cfg.preset}`, seed {cfg.seed}, device `{(cfg.env or {}).get('device')}`. Data: `{data['name']}` (real, expert instance labels); ",
           f"HQ = the first {cfg.n_hq} training images; the weak segmenter ({cfg.seg_epochs} epochs) is trained on them and predicts the next {r['n_lq']}",
-          f", centre-cropped to {cfg.max_size}²" if cfg.max_size else "", f"; u_θ is trained on the same HQ set with online `{cfg.pipeline}` perturbations ({cfg.up_epochs} epochs). ",
+          f", centre-cropped to {cfg.max_size}²" if cfg.max_size else "", f"; u_θ is trained on the same HQ set with online `{cfg.pipeline}` perturbations ({cfg.up_epochs} epochs{_aug_text(cfg)}). ",
           f"U-Nets depth {cfg.depth}, {cfg.base} maps, {cfg.epoch_len} crops of {cfg.crop}² per epoch, Adam lr {cfg.lr}, soft Dice. Pooled Dice against the expert labels.")
     rep.h2("Label Dice").table(pd.DataFrame({'Dice': [r['pred_dice'], r['upgraded_dice']]}, index=pd.Index(['predictions', 'upgraded'], name='masks')), '{:.3f}')
     rep.h2("Claims (computed from this run)").bullets(predictions_claims(r))

@@ -25,13 +25,14 @@ __all__ = ['AUG_PRESETS', 'PRETEXTS', 'BatchAug', 'view_aug', 'mlp_head', 'nt_xe
 
 # %% ../../nbs/09_selfsl.pretext.ipynb #48ac1be0
 class BatchAug:
-    "Seeded random views of a batch `(N, C, H, W)`: resized crop, flips, rot90, brightness, contrast, blur, noise."
+    "Seeded random views of a batch `(N, C, H, W)`: resized crop, flips, rot90, brightness, contrast, offset, blur, noise."
     def __init__(self, size:int|None=None, # output side (default: the input's size)
                  scale:tuple|None=(0.3, 1.0), # crop area as a fraction of the image (None: no crop)
                  ratio:tuple=(3/4, 4/3), # crop aspect ratio range
                  flip:float=0.5, # probability of a horizontal and (independently) of a vertical flip
                  rot90:bool=True, # random multiples of 90° (square views)
                  brightness:tuple|None=None, p_brightness:float=0.8, # intensity factor range and probability
+                 offset:tuple|None=None, p_offset:float=0.8, # additive intensity shift range and probability (after the factor)
                  contrast:tuple|None=None, p_contrast:float=0.8, # contrast factor about the image mean
                  blur:tuple|None=None, p_blur:float=0.5, # Gaussian blur σ range (output pixels)
                  noise:tuple|None=None, p_noise:float=0.5, # additive noise std range
@@ -39,6 +40,7 @@ class BatchAug:
         self.size, self.scale, self.ratio, self.flip, self.rot90 = size, scale, ratio, flip, rot90
         self.brightness, self.p_brightness, self.contrast, self.p_contrast = brightness, p_brightness, contrast, p_contrast
         self.blur, self.p_blur, self.noise, self.p_noise = blur, p_blur, noise, p_noise
+        self.offset, self.p_offset = offset, p_offset
         self.gen = torch.Generator().manual_seed(seed)
 
     def _u(self, n, lo, hi): return lo + (hi - lo) * torch.rand(n, generator=self.gen, dtype=torch.float64)
@@ -74,6 +76,8 @@ class BatchAug:
             m = x.mean((1, 2, 3), keepdim=True); x = (x - m) * f + m
         if self.brightness is not None:
             x = x * torch.where(self._p(n, self.p_brightness), self._u(n, *self.brightness), 1.).float().to(x.device).view(shape)
+        if self.offset is not None:   # no draws when off: the other presets' random streams are unchanged
+            x = x + torch.where(self._p(n, self.p_offset), self._u(n, *self.offset), 0.).float().to(x.device).view(shape)
         if self.blur is not None:
             sig = torch.where(self._p(n, self.p_blur), self._u(n, *self.blur), 1e-3).float()
             r = max(1, min(math.ceil(3 * self.blur[1]), (min(out) - 1) // 2))
@@ -101,6 +105,9 @@ AUG_PRESETS.add('monuseg', dict(scale=(0.2, 1.0), flip=0.5, rot90=False, brightn
                 help='H&E tissue: strong crops, brightness, contrast and blur, no rot90, no noise')
 AUG_PRESETS.add('light', dict(scale=None, flip=0.5, rot90=True, brightness=None, contrast=None, blur=None, noise=None),
                 help='flips and rot90 only (reconstruction methods)')
+AUG_PRESETS.add('intensity', dict(scale=None, flip=0., rot90=False, brightness=(0.6, 1.4), p_brightness=1., offset=(-0.05, 0.1), p_offset=1.,
+                                  contrast=None, blur=None, noise=None),
+                help='photometric only, pixels keep their place: a gain 0.6–1.4 and a background shift −0.05…0.1 per image, for [0, 1] images (`TrainOpts.aug` of the upgrade network)')
 
 def view_aug(preset:str|BatchAug='microscopy', # a name from `AUG_PRESETS`, or a ready `BatchAug`
              seed:int=0, # seeds the views
