@@ -9,11 +9,11 @@ from segkit.pseudo.upgrade import annotation_cost
 def test_quick_robustness_plan_trains_all_three_networks_on_the_omission_settings():
     cells = robustness_cells(RobustnessCfg())
     assert {(n, s) for n in ('unet', 'segnet_like', 'msd') for s in ('clean', 'om30', 'om70')} <= set(cells)
-    assert [c for c in cells if c[1] in ('inc70', 'inc70-large', 'bias2', 'bias6')] == [('unet', s) for s in ('inc70', 'inc70-large', 'bias2', 'bias6')]
+    assert [c for c in cells if c[1] in ('inc70', 'inc0-large', 'inc70-large', 'bias2', 'bias6')] == [('unet', s) for s in ('inc70', 'inc0-large', 'inc70-large', 'bias2', 'bias6')]
     assert cells[:3] == [('unet', 'clean'), ('segnet_like', 'clean'), ('msd', 'clean')]   # every network's clean cell first
-    assert len(cells) == len(set(cells)) == 13
+    assert len(cells) == len(set(cells)) == 14
     full = robustness_cells(cfg_from(RobustnessCfg, preset='full'))
-    assert len(full) == 21                                        # the full grid: 3 networks × 7 settings
+    assert len(full) == 24                                        # the full grid: 3 networks × 8 settings
     assert robustness_cells(RobustnessCfg(nets=('msd',))) == [('msd', s) for s in ('clean', 'om30', 'om70')]   # U-Net-only settings need the U-Net
 
 def test_claim_verdict_reads_the_first_verdict():
