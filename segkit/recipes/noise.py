@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, re, time
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from skimage.transform import resize
@@ -100,7 +100,7 @@ def robustness_cells(cfg) -> list[tuple[str, str]]:
     return cells + [('unet', s) for s in cfg.unet_settings if 'unet' in cfg.nets and s not in cfg.settings]
 
 def _opts(cfg, net:str) -> TrainOpts:
-    return TrainOpts(cfg.epochs, cfg.epoch_len, cfg.crop, cfg.bs, cfg.lr, cfg.msd_depth if net == 'msd' else cfg.depth, cfg.base, None, cfg.device)
+    return replace(_topts(cfg, cfg.epochs), depth=cfg.msd_depth if net == 'msd' else cfg.depth)
 
 LARGE = {'inc0-large': 0.0, 'inc70-large': 0.7}   # settings on `large_object_data`: the share of pasted large objects labelled
 
