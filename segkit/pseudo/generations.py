@@ -367,19 +367,22 @@ def evalnet_samples(items, # [(image `(C, H, W)`, candidate hard mask, ground tr
         s = image_scores(torch.from_numpy(onehot), torch.from_numpy(Y), task, n_classes).astype(np.float32)
     return np.stack(X), np.stack([mask_channels(y, task, n_classes) for y in dec(M)]), s
 
+def _heads(y) -> dict:
+    "Two-head targets `(B, 2C)` (`class_targets`) in the layout of the two-head EvalNet's output: `iou`, `detection`."
+    c = y.shape[1] // 2
+    return dict(iou=y[:, :c], detection=y[:, c:])
+
 def _true_score(y):
-    "The score behind EvalNet targets: as is (one head), or the mean IoU over present classes (two heads, `class_targets`)."
-    if y.ndim == 1: return y
-    c = y.shape[1] // 2; iou, det = y[:, :c], y[:, c:]
-    return (iou * det).sum(1) / det.sum(1).clamp(min=1)
+    "The score behind EvalNet targets: as is (one head), or `evalnet_score` of the true heads (the mean IoU over present classes)."
+    return y if y.ndim == 1 else evalnet_score(_heads(y))
 
 class EvalNetLoss(nn.Module):
     "One head: MSE on the score. Two heads (multiclass): MSE on the IoU of the classes present in the truth + binary cross-entropy on presence."
     def forward(self, out, y):
         y = y.as_subclass(torch.Tensor).float()
         if not isinstance(out, dict): return F.mse_loss(out.as_subclass(torch.Tensor).float(), y)
-        c = y.shape[1] // 2; iou, det = y[:, :c], y[:, c:]
-        se = ((out['iou'].float() - iou) ** 2 * det).sum() / det.sum().clamp(min=1)
+        t = _heads(y); det = t['detection']
+        se = ((out['iou'].float() - t['iou']) ** 2 * det).sum() / det.sum().clamp(min=1)
         return se + F.binary_cross_entropy(out['detection'].float().clamp(1e-6, 1 - 1e-6), det)
 
 def score_mae(out, y):
