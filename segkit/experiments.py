@@ -323,6 +323,12 @@ class RecipeCfg:
     # bits of floating-point results; a recipe adds its own, e.g. how often it prints)
     RESUME_SAFE: ClassVar[tuple] = ('device',)
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # where the `class` statement ran: a module file, or a notebook cell (IPython keeps cells in `linecache`), whose class
+        # has no source `inspect` can find; `option_help` reads the field comments from there
+        f = sys._getframe(1)
+        cls._DEFINED_AT = (f.f_code.co_filename, f.f_lineno)
     @classmethod
     def options(cls) -> list[str]:
         "The options a user may set."
@@ -365,20 +371,22 @@ def _comments_in(src:str, fields=()) -> dict|None:
     if not set(fields) <= {n.target.id for n in ann}: return None   # a file cut short inside the class
     return {n.target.id: comments[n.end_lineno] for n in ann if n.end_lineno in comments}
 
-def _field_comments(klass, tries:int=20) -> dict:
-    """The trailing `# comment` of each annotated field in `klass`'s own body ({} where its source is not available).
-    Read again for up to ~1 s when the source is missing or does not parse: `nbdev_export` (the last cell of every notebook)
-    rewrites the module files in place, so a notebook running beside another can catch a file half written."""
-    if klass in _COMMENTS: return _COMMENTS[klass]
-    import linecache, os, textwrap, time
-    try: on_disk = os.path.isfile(inspect.getsourcefile(klass) or '')
-    except (TypeError, OSError): on_disk = False
-    for i in range(tries if on_disk else 1):   # a class defined in a notebook cell or at run time: one try
-        try: out = _comments_in(textwrap.dedent(inspect.getsource(klass)), vars(klass).get('__annotations__', {}))
-        except (OSError, TypeError): out = None
-        if out is not None: break
-        linecache.checkcache(); time.sleep(0.05)
-    _COMMENTS[klass] = out or {}
+def _class_source(klass) -> str|None:
+    "The `class` block of `klass` where it was defined (see `RecipeCfg.__init_subclass__`), else as `inspect` finds it; None if neither."
+    import linecache
+    if (at := vars(klass).get('_DEFINED_AT')) is not None:
+        lines = linecache.getlines(at[0])
+        start = next((i for i in range(max(at[1] - 1, 0), len(lines)) if lines[i].lstrip().startswith(f'class {klass.__name__}')), None)
+        if start is not None: return ''.join(inspect.getblock(lines[start:]))
+    try: return inspect.getsource(klass)
+    except (OSError, TypeError): return None   # e.g. a class made by `type()` or `exec`
+
+def _field_comments(klass) -> dict:
+    "The trailing `# comment` of each annotated field in `klass`'s own body ({} where its source is not available)."
+    if klass not in _COMMENTS:
+        import textwrap
+        src = _class_source(klass)
+        _COMMENTS[klass] = (src and _comments_in(textwrap.dedent(src), vars(klass).get('__annotations__', {}))) or {}
     return _COMMENTS[klass]
 
 # %% ../nbs/14_experiments.ipynb #92ee09a8
