@@ -56,3 +56,13 @@ def test_u5_is_stated_even_when_the_hq_curve_did_not_learn():
     t = pd.DataFrame([dict(regime='hq', n_hq=2, n_lq=0, cost=10., test_dice=.2), dict(regime='hq+up', n_hq=2, n_lq=6, cost=16., test_dice=.9, label_dice_up=.5)])
     c = cost_claims(t, 'om70')
     assert c[0].startswith('U7') and 'not assessed' in c[0] and c[1].startswith('U5') and 'not assessed (1 `mix_hq` point' in c[1]
+
+def test_u5_compares_the_images_every_point_upgrades():
+    "Each point's own LQ set shrinks as HQ grows; where the common-subset Dice is recorded, U5 reads it (and says so)."
+    rows = [dict(regime='hq', n_hq=2, n_lq=0, cost=10., test_dice=.8)]
+    rows += [dict(regime='hq+up', n_hq=n, n_lq=8 - n, cost=annotation_cost(n, 8 - n), test_dice=.85, label_dice_up=u, label_dice_up_common=c)
+             for n, u, c in ((2, .70, .90), (4, .80, .85))]   # own-set Dice grows, the common-subset Dice falls
+    u5 = [s for s in cost_claims(pd.DataFrame(rows), 'om70') if s.startswith('U5')][0]
+    assert 'not reproduced' in u5 and 'on the 4 images every point upgrades' in u5 and '2 HQ: 0.900' in u5
+    u5_old = [s for s in cost_claims(pd.DataFrame(rows).drop(columns='label_dice_up_common'), 'om70') if s.startswith('U5')][0]
+    assert ': reproduced' in u5_old and 'own LQ images' in u5_old

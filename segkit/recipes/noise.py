@@ -390,9 +390,11 @@ def cost_claims(t:pd.DataFrame, perturbation:str) -> list[str]:
     "U7 from the cost table (columns: regime, n_hq, n_lq, cost, test_dice)."
     fw, hq = t[t.regime == 'hq+up'], t[t.regime == 'hq']
     if len(fw) >= 2:   # U5 compares upgraded labels only: it does not need the HQ-only curve
-        g = fw.sort_values('n_hq'); up = g.label_dice_up.to_numpy()
+        g = fw.sort_values('n_hq'); common = 'label_dice_up_common' in g   # results before it: each point's own LQ images
+        up = g['label_dice_up_common' if common else 'label_dice_up'].to_numpy()
+        on = (f"on the {int(g.n_lq.min())} images every point upgrades" if common else "each point on its own LQ images (fewer as HQ grows)")
         u5 = (f"U5 upgraded label Dice grows with the HQ size: {'reproduced' if (np.diff(up) >= -0.01).all() else 'not reproduced'} — "
-              + ', '.join(f"{int(n)} HQ: {d:.3f}" for n, d in zip(g.n_hq, up)))
+              + ', '.join(f"{int(n)} HQ: {d:.3f}" for n, d in zip(g.n_hq, up)) + f" ({on})")
     else: u5 = f"U5 (upgraded Dice against HQ size, Fig. 3.4): not assessed ({len(fw)} `mix_hq` point(s); the full preset has three)"
     if fw.empty or hq.empty: return ["U7 (cost): not assessed (needs HQ-only and framework points)", u5]
     if hq.test_dice.max() < UNLEARNED:   # the reference curve itself did not learn: any comparison with it is noise
@@ -435,7 +437,9 @@ def upgrade_cost(run:Run, cfg:CostCfg):
             u = fit_upgrader((ims[:n], inst[:n]), cfg.perturbation, oth[:n], up_opts, seed=cfg.seed)
             up = upgrade(u, ims[n:cfg.pool], lq_all[n:])
             r = seg(ims[:cfg.pool], [(np.asarray(l) > 0).astype(np.uint8) for l in inst[:n]] + up)
-            return dict(label_dice_lq=pooled_dice(lq_all[n:], inst[n:cfg.pool]), label_dice_up=pooled_dice(up, inst[n:cfg.pool]), **r)
+            m = max(cfg.mix_hq)   # pool[m:] is upgraded at every framework point: U5 compares u_θ's on the same images
+            return dict(label_dice_lq=pooled_dice(lq_all[n:], inst[n:cfg.pool]), label_dice_up=pooled_dice(up, inst[n:cfg.pool]),
+                        label_dice_up_common=pooled_dice(up[m - n:], inst[m:cfg.pool]), **r)
         rows.append(dict(regime='hq+up', n_hq=n, n_lq=cfg.pool - n, cost=annotation_cost(n, cfg.pool - n, cfg.k), **run.step(f"mix-{n}", _mix)))
     t = pd.DataFrame(rows); t.to_csv(run.path / 'results.csv', index=False)
     run.write_metrics(pd.DataFrame(dict(split=t.regime + '@' + t.n_hq.astype(str), metric='test_dice', value=t.test_dice)))
