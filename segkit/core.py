@@ -18,7 +18,7 @@ __all__ = ['SEMANTIC', 'INSTANCE', 'CLASSIFICATION', 'UNLABELLED', 'TASKS', 'TRA
            'n_instances', 'instance_sizes', 'one_hot', 'image_labels', 'normalize_percentile', 'center_crop', 'get_rng',
            'set_seed', 'default_device', 'stream_seed', 'seed_streams', 'torch_seeded', 'model_device', 'eval_mode',
            'ema_update', 'momentum_copy', 'SynthSet', 'synth_blobs', 'synth_shapes', 'label_overlay', 'show_pairs',
-           'geotransform', 'pixel_to_map', 'map_to_pixel']
+           'geotransform', 'pixel_to_map', 'map_to_pixel', 'dir_lock']
 
 # %% ../nbs/00_core.ipynb #3476b219
 def _shape_err(name, what, got): return ValueError(f"`{name}`: expected {what}, got {got}")
@@ -351,3 +351,15 @@ def map_to_pixel(x, # map x (easting), scalar or array
     if rx == 0 and ry == 0: return v / dy, u / dx          # north-up: exact division
     det = dx * dy - rx * ry
     return (dx * v - ry * u) / det, (dy * u - rx * v) / det
+
+# %% ../nbs/00_core.ipynb #ba22def9
+@contextmanager
+def dir_lock(path, # an existing folder
+            ):
+    "Hold an exclusive lock on folder `path` for the block (`flock`; waits while another process or thread holds it)."
+    import os
+    try: import fcntl
+    except ImportError: yield; return
+    fd = os.open(path, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+    finally: os.close(fd)   # closing releases the flock

